@@ -1,0 +1,168 @@
+"""Django settings for directo_mail; every value comes from directo_mail.env."""
+
+from __future__ import annotations
+
+from directo_mail.env import BASE_DIR, VAR_DIR, env, is_development
+
+# --- GENERAL -------------------------------------------------------------------------------
+DEVELOPMENT = is_development()
+DEBUG = env.bool("DJANGO_DEBUG", default=DEVELOPMENT)
+SECRET_KEY = env.str(
+    "DJANGO_SECRET_KEY",
+    default="development-only-secret-key-not-for-production" if DEVELOPMENT else "",
+)
+ALLOWED_HOSTS = env.list(
+    "DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEVELOPMENT else []
+)
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "users",
+    "mailer",
+    "oauth365",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "directo_mail.urls"
+WSGI_APPLICATION = "directo_mail.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="Europe/Tallinn")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = env.str("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/personal/user/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+# The Microsoft 365 popup must keep its opener: Django's default "same-origin" cuts it off.
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin-allow-popups"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEVELOPMENT)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- DATABASES -----------------------------------------------------------------------------
+DATABASES = {"default": env.db("DATABASE_URL")}
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DJANGO_CONN_MAX_AGE", default=0))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    VAR_DIR.mkdir(exist_ok=True)
+    # The embedded database is shared by the web server and the worker process.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
+
+# --- MAIL ----------------------------------------------------------------------------------
+PLATFORM_RELAY_URL = env.str("PLATFORM_RELAY_URL")
+EVENT_MAILBOX_DOMAIN = env.str("EVENT_MAILBOX_DOMAIN")
+PLATFORM_OUTBOUND_IPS = env.list("PLATFORM_OUTBOUND_IPS")
+MAILER_CA_BUNDLE = env.str("MAILER_CA_BUNDLE")
+MAILER_ALLOW_PRIVATE_HOSTS = env.bool("MAILER_ALLOW_PRIVATE_HOSTS")
+MAILER_DNS_NAMESERVERS = env.list("MAILER_DNS_NAMESERVERS")
+MAILER_TIMEOUT = env.float("MAILER_TIMEOUT", default=30.0)
+# Django 6.1 mailers: "default" serves Django's own mail (password resets, error reports).
+MAILERS = {
+    "default": {
+        "BACKEND": env.str(
+            "DJANGO_EMAIL_BACKEND",
+            default="django.core.mail.backends.console.EmailBackend"
+            if DEVELOPMENT
+            else "django.core.mail.backends.smtp.EmailBackend",
+        ),
+    },
+}
+DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="webmaster@localhost")
+
+# --- CELERY --------------------------------------------------------------------------------
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # The embedded broker: Kombu's filesystem transport needs no server, only shared folders.
+    _broker_dir = VAR_DIR / "broker"
+    for _sub in ("queue", "processed"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = TIME_ZONE
+
+# --- OAUTH365 ------------------------------------------------------------------------------
+OAUTH365_CLIENT_ID = env.str("OAUTH365_CLIENT_ID")
+OAUTH365_CLIENT_SECRET = env.str("OAUTH365_CLIENT_SECRET")
+OAUTH365_AUTHORITY = env.str("OAUTH365_AUTHORITY")
+OAUTH365_REDIRECT_URI = env.str("OAUTH365_REDIRECT_URI")
+
+# --- CRYPTO --------------------------------------------------------------------------------
+# Comma-separated Fernet keys; the first encrypts, all decrypt. Read lazily by users.crypto.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS")
+# Development only: a random key kept beside the embedded database (never derived from
+# SECRET_KEY) so that `bin/run` works without configuration.
+FIELD_ENCRYPTION_DEV_KEY_FILE = VAR_DIR / "dev-field-encryption.key"
+
+# --- LOGGING -------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # Never log request bodies or SMTP conversations: they carry secrets.
+        "django.request": {"level": "ERROR"},
+        "mail.log": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,276 @@
+"""The resolver: one pure function gives a user's effective mail settings (SPEC.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ValidationError
+
+from mailer.platform import Platform
+from users.models import SERVER_MODES, MailSender
+from users.providers import PRESETS_BY_KEY
+from users.validation import SUGGESTED_SSL_TLS, mail_server_parse
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from users.models import UserCard
+
+USER = "user"
+PLATFORM = "platform"
+M365_DEFAULT_SERVER = PRESETS_BY_KEY["microsoft365"].mail_server
+
+
+def global_source(code: str) -> str:
+    return f"global:{code}"
+
+
+@dataclass(frozen=True)
+class CardSettings:
+    """The resolver's view of one card: its mail fields and whether its Microsoft 365 token works."""
+
+    code: str
+    email: str = ""
+    mail_sender: str = MailSender.DIRECTO
+    mail_server: str = ""
+    ssl_tls: str = ""
+    smtp_username: str = ""
+    smtp_password: str = field(default="", repr=False)
+    m365_token: str = ""  # "" (none), "usable" or "reauth_needed"
+    m365_account: str = ""
+    card_id: int | None = None
+
+    @classmethod
+    def from_card(cls, card: UserCard) -> CardSettings:
+        connection = getattr(card, "m365_connection", None) if card.pk else None
+        token = ""
+        if connection is not None and connection.token_cache:
+            token = "usable" if connection.usable else "reauth_needed"
+        return cls(
+            code=card.code,
+            email=card.email,
+            mail_sender=card.mail_sender,
+            mail_server=card.mail_server,
+            ssl_tls=card.ssl_tls,
+            smtp_username=card.smtp_username,
+            smtp_password=card.smtp_password or "",
+            m365_token=token,
+            m365_account=connection.account if connection is not None else "",
+            card_id=card.pk,
+        )
+
+
+@dataclass(frozen=True)
+class SenderConfig:
+    """A user's effective mail settings, each value with its source; the password stays hidden."""
+
+    code: str
+    mode: str
+    host: str
+    port: int | None
+    ssl_tls: str
+    username: str
+    password: str = field(repr=False, compare=False)
+    from_email: str
+    reply_to: str
+    envelope_from: str
+    mass_mail_allowed: bool
+    m365_token_card_id: int | None
+    missing: tuple[str, ...]
+    sources: Mapping[str, str]
+
+    @property
+    def ready(self) -> bool:
+        return not self.missing
+
+    @property
+    def password_set(self) -> bool:
+        return bool(self.password)
+
+    @property
+    def uses_platform_relay(self) -> bool:
+        return self.mode not in SERVER_MODES
+
+    def mass_mail_refusal(self) -> str | None:
+        """Return why mass mailing is refused, or None when it is allowed."""
+        if not self.mass_mail_allowed:
+            return (
+                f"Mass mailing is allowed only with SMTP or Microsoft 365 OAUTH; {self.code} "
+                f"resolves to “{MailSender(self.mode).label}”. Set the mail sender on the card, or "
+                "name an SMTP card as the mail sending user in System settings."
+            )
+        if self.missing:
+            return "The mail settings are incomplete: " + "; ".join(self.missing)
+        return None
+
+    def public_view(self) -> dict[str, Any]:
+        """Return every value and its source, without any secret (the `mail_settings` JSON)."""
+        return {
+            "code": self.code,
+            "mode": self.mode,
+            "host": self.host,
+            "port": self.port,
+            "ssl_tls": self.ssl_tls,
+            "username": self.username,
+            "password_set": self.password_set,
+            "from": self.from_email,
+            "reply_to": self.reply_to,
+            "envelope_from": self.envelope_from,
+            "mass_mail_allowed": self.mass_mail_allowed,
+            "ready": self.ready,
+            "missing": list(self.missing),
+            "sources": dict(self.sources),
+        }
+
+
+def _server(card: CardSettings) -> tuple[str, int] | None:
+    if not card.mail_server:
+        return None
+    try:
+        server = mail_server_parse(card.mail_server)
+    except ValidationError:
+        return None
+    return server.host, server.port
+
+
+def sender_config_resolve(
+    *, user: CardSettings, global_card: CardSettings | None, platform: Platform
+) -> SenderConfig:
+    """Merge the user's card over the global card and the platform (SPEC.md rules 1-8)."""
+    g = global_card if global_card is not None and global_card.code != user.code else None
+    g_source = global_source(g.code) if g is not None else PLATFORM
+    sources: dict[str, str] = {}
+    missing: list[str] = []
+
+    # Rule 1: the mode.
+    if user.mail_sender != MailSender.DIRECTO:
+        mode, sources["mode"] = user.mail_sender, USER
+    elif g is not None:
+        mode, sources["mode"] = g.mail_sender, g_source
+    else:
+        mode, sources["mode"] = MailSender.DIRECTO, PLATFORM
+    sources["mass_mail_allowed"] = sources["mode"]
+    mass_mail_allowed = mode in SERVER_MODES
+
+    host, port, ssl_tls, username, password = "", None, "", "", ""
+    m365_token_card_id = None
+    reply_to = ""
+    from_email, sources["from"] = user.email, USER
+    envelope_from, sources["envelope_from"] = user.email, USER
+    sources["reply_to"] = sources["mode"]
+    if not user.email:
+        missing.append(f"email: card {user.code} has no e-mail address; set E-mail on card {user.code}")
+
+    if mode in SERVER_MODES:
+        # Rule 2: server, port and SSL/TLS.
+        own, inherited = _server(user), _server(g) if g is not None else None
+        if own is not None:
+            (host, port), server_source = own, USER
+        elif inherited is not None:
+            (host, port), server_source = inherited, g_source
+        elif mode == MailSender.M365_OAUTH:
+            server = mail_server_parse(M365_DEFAULT_SERVER)
+            (host, port), server_source = (server.host, server.port), PLATFORM
+        else:
+            server_source = g_source if g is not None else USER
+            where = f"card {user.code}" + (f" or on the global card {g.code}" if g else "")
+            missing.append(f"mail_server: no mail server after merging; set Mail server on {where}")
+        sources["host"] = sources["port"] = server_source
+        if user.ssl_tls:
+            ssl_tls, sources["ssl_tls"] = user.ssl_tls, USER
+        elif g is not None and g.ssl_tls and server_source == g_source:
+            ssl_tls, sources["ssl_tls"] = g.ssl_tls, g_source
+        elif port is not None:
+            ssl_tls, sources["ssl_tls"] = SUGGESTED_SSL_TLS[port], server_source
+        else:
+            sources["ssl_tls"] = server_source
+        # A global card's credentials and token go only to the global card's own server: never
+        # to a server a user typed in (that would hand the global mailbox's secret to any host).
+        g_creds_ok = g is not None and (server_source != USER or (inherited and host == inherited[0]))
+
+        # Rule 3: credentials are a pair.
+        if user.smtp_username:
+            username, password, cred_source = user.smtp_username, user.smtp_password, USER
+            if not password and mode == MailSender.SMTP:
+                missing.append(
+                    f"smtp_password: card {user.code} has a username but no password; set "
+                    f"Password on card {user.code} (or clear its username to use the global card's)"
+                )
+        elif user.smtp_password:
+            username, password, cred_source = "", "", USER
+            missing.append(
+                f"smtp_username: card {user.code} has a password but no username; set Username "
+                f"on card {user.code} or clear its password"
+            )
+        elif g is not None and g_creds_ok:
+            username, password, cred_source = g.smtp_username, g.smtp_password, g_source
+            if username and not password and mode == MailSender.SMTP:
+                missing.append(
+                    f"smtp_password: the global card {g.code} has a username but no password; "
+                    f"set Password on card {g.code}"
+                )
+        else:
+            cred_source = USER
+        sources["username"] = sources["password_set"] = cred_source
+
+        # Rule 4: Microsoft 365 token, the user's own first.
+        if mode == MailSender.M365_OAUTH:
+            # XOAUTH2 authenticates as the token's own mailbox; no password is involved.
+            password = ""
+            if user.m365_token == "usable":
+                m365_token_card_id, sources["m365_token"] = user.card_id, USER
+                username = user.smtp_username or user.m365_account
+                sources["username"] = sources["password_set"] = USER
+            elif g is not None and g_creds_ok and g.m365_token == "usable":
+                m365_token_card_id, sources["m365_token"] = g.card_id, g_source
+                username = g.smtp_username or g.m365_account
+                sources["username"] = sources["password_set"] = g_source
+            else:
+                sources["m365_token"] = USER
+                if user.m365_token == "reauth_needed" or (g and g.m365_token == "reauth_needed"):
+                    missing.append(
+                        "m365_token: the Microsoft 365 consent expired or was revoked; click "
+                        f"Authenticate Microsoft 365 again on card {user.code}"
+                    )
+                else:
+                    where = f"card {user.code}" + (f" or on the global card {g.code}" if g else "")
+                    missing.append(
+                        "m365_token: Microsoft 365 is not authenticated; click Authenticate "
+                        f"Microsoft 365 on {where}"
+                    )
+    else:
+        # Directo and Directo-Reply-To go through the platform relay.
+        host, port, ssl_tls = platform.relay_host, platform.relay_port, platform.relay_ssl_tls
+        username, password = platform.relay_username, platform.relay_password
+        for key in ("host", "port", "ssl_tls", "username", "password_set"):
+            sources[key] = PLATFORM
+        if mode == MailSender.DIRECTO_REPLY_TO:
+            # Rule 5: the event mailbox is the From and the bounce address; the user gets replies.
+            event_address = platform.event_mailbox_address
+            from_email = envelope_from = event_address
+            sources["from"] = sources["envelope_from"] = PLATFORM
+            reply_to, sources["reply_to"] = user.email, USER
+            if not event_address:
+                missing.append(
+                    "company_name: Directo-Reply-To sends from <company>@"
+                    f"{platform.event_domain}; set Company name in System settings"
+                )
+
+    return SenderConfig(
+        code=user.code,
+        mode=str(mode),
+        host=host,
+        port=port,
+        ssl_tls=ssl_tls,
+        username=username,
+        password=password,
+        from_email=from_email,
+        reply_to=reply_to,
+        envelope_from=envelope_from,
+        mass_mail_allowed=mass_mail_allowed,
+        m365_token_card_id=m365_token_card_id,
+        missing=tuple(missing),
+        sources=MappingProxyType(sources),
+    )

@@ -1,0 +1,304 @@
+"""The user card and the system-settings singleton (SPEC.md)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils.text import slugify
+
+from users.fields import EncryptedTextField
+from users.providers import is_gmail_host, is_microsoft_365_host
+from users.validation import (
+    gmail_app_password_normalize,
+    mail_server_parse,
+    reject_control_characters,
+    ssl_tls_warning,
+)
+
+code_validator = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*\Z",
+    "A user code starts with a letter or digit and holds only letters, digits and . @ + - _",
+    code="invalid_code",
+)
+
+
+class MailSender(models.TextChoices):
+    DIRECTO = "directo", "Directo"
+    SMTP = "smtp", "SMTP"
+    M365_OAUTH = "m365_oauth", "Microsoft 365 OAUTH"
+    DIRECTO_REPLY_TO = "directo_reply_to", "Directo-Reply-To"
+
+
+#: Modes that send through a server named on a card (SPEC.md: server fields shown, mass mail).
+SERVER_MODES = frozenset({MailSender.SMTP, MailSender.M365_OAUTH})
+
+
+class SslTls(models.TextChoices):
+    NO = "no", "No"
+    SSL = "ssl", "SSL"
+    STARTTLS = "starttls", "StartTLS / SSL / TLS"
+
+
+class MailAsAttachment(models.TextChoices):
+    PDF = "pdf", "PDF"
+    NO = "no", "No"
+
+
+class UserCard(models.Model):
+    """One user's mail settings; the card named by the system setting is everyone's base."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="card"
+    )
+    code = models.CharField(
+        "user code",
+        max_length=30,
+        validators=[code_validator],
+        help_text="Short unique code, e.g. KIVI; the user's login name.",
+    )
+    name = models.CharField(max_length=150, blank=True, validators=[reject_control_characters])
+    email = models.EmailField(
+        "e-mail",
+        blank=True,
+        validators=[reject_control_characters],
+        help_text="Your own address: the From of everything you send (except Directo-Reply-To).",
+    )
+    mail_sender = models.CharField(
+        max_length=20, choices=MailSender.choices, default=MailSender.DIRECTO
+    )
+    mail_server = models.CharField(
+        max_length=260,
+        blank=True,
+        validators=[reject_control_characters],
+        help_text="host:port, e.g. smtp.gmail.com:465; IPv6 as [::1]:587. Ports 25, 465 or 587.",
+    )
+    ssl_tls = models.CharField(
+        "SSL/TLS",
+        max_length=10,
+        choices=SslTls.choices,
+        blank=True,
+        help_text="Blank: as on the global card, or as the port suggests (465: SSL, 25/587: "
+        "StartTLS).",
+    )
+    smtp_username = models.CharField(
+        "username",
+        max_length=254,
+        blank=True,
+        validators=[reject_control_characters],
+        help_text="Blank means the server needs no authentication (or the global card's is used).",
+    )
+    smtp_password = EncryptedTextField(
+        "password", blank=True, validators=[reject_control_characters]
+    )
+    mail_as_attachment = models.CharField(
+        max_length=3, choices=MailAsAttachment.choices, default=MailAsAttachment.PDF
+    )
+    attachments_with_email = models.BooleanField(default=False)
+    mail_edit = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering: ClassVar = ["code"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                Lower("code"),
+                name="users_usercard_code_ci_unique",
+                violation_error_message="A card with this user code already exists.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(mail_sender__in=MailSender.values),
+                name="users_usercard_mail_sender_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(ssl_tls__in=[*SslTls.values, ""]),
+                name="users_usercard_ssl_tls_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.name})" if self.name else self.code
+
+    @property
+    def has_server_fields(self) -> bool:
+        return self.mail_sender in SERVER_MODES
+
+    def is_global(self) -> bool:
+        """Return whether the system setting names this card as the mail sending user."""
+        return bool(self.pk) and SystemSettings.load().names_card(self._stored_code())
+
+    def _stored_code(self) -> str:
+        if not self.pk:
+            return self.code
+        return type(self).objects.filter(pk=self.pk).values_list("code", flat=True).first() or ""
+
+    def clean(self) -> None:
+        errors: dict[str, list[str]] = {}
+        if self.mail_server:
+            try:
+                self.mail_server = str(mail_server_parse(self.mail_server))
+            except ValidationError as exc:
+                errors.setdefault("mail_server", []).extend(exc.messages)
+        host = self.server_host() or self._global_host()
+        if host and is_gmail_host(host) and self.smtp_password:
+            self.smtp_password = gmail_app_password_normalize(self.smtp_password)
+        if host and is_microsoft_365_host(host):
+            if self.mail_sender != MailSender.M365_OAUTH and (
+                self.smtp_username or self.smtp_password
+            ) and self.mail_sender in SERVER_MODES:
+                errors.setdefault("mail_sender", []).append(
+                    "Microsoft 365 no longer accepts a username and password for SMTP (basic "
+                    "authentication was retired in April 2026). Choose “Microsoft 365 OAUTH” as "
+                    "the mail sender, clear the password, and click Authenticate Microsoft 365."
+                )
+            elif self.mail_sender == MailSender.M365_OAUTH and self.smtp_password:
+                errors.setdefault("smtp_password", []).append(
+                    "Microsoft 365 OAUTH uses no password: clear the stored password."
+                )
+        if self.pk and self.is_global():
+            if self.mail_sender not in SERVER_MODES:
+                errors.setdefault("mail_sender", []).append(
+                    f"Card {self.code} is the mail sending user of the system settings, so its "
+                    "mail sender must stay SMTP or Microsoft 365 OAUTH. Name another card in "
+                    "System settings first, or clear the mail sending user code."
+                )
+            if self.code.lower() != self._stored_code().lower():
+                errors.setdefault("code", []).append(
+                    "This card is the mail sending user of the system settings: change the "
+                    "system setting before renaming its code."
+                )
+        if errors:
+            raise ValidationError(errors)
+
+    def server_host(self) -> str:
+        """Return the host of this card's own mail server, or an empty string."""
+        if not self.mail_server:
+            return ""
+        try:
+            return mail_server_parse(self.mail_server).host
+        except ValidationError:
+            return ""
+
+    def _global_host(self) -> str:
+        settings_row = SystemSettings.load()
+        global_card = settings_row.mail_sending_card()
+        if global_card is None or global_card.pk == self.pk:
+            return ""
+        return global_card.server_host()
+
+    def warnings(self) -> list[str]:
+        """Return advice that does not block saving (SSL/TLS versus port, half credentials)."""
+        found = []
+        if self.mail_server:
+            try:
+                server = mail_server_parse(self.mail_server)
+            except ValidationError:
+                server = None
+            if server is not None:
+                warning = ssl_tls_warning(server.port, self.ssl_tls)
+                if warning:
+                    found.append(warning)
+        if self.smtp_username and not self.smtp_password and self.mail_sender == MailSender.SMTP:
+            found.append(
+                "A username is set without a password: set the password, or clear the username "
+                "to use the global card's credentials."
+            )
+        if self.smtp_password and not self.smtp_username:
+            found.append(
+                "A password is set without a username: set the username, or clear the password."
+            )
+        return found
+
+
+class SystemSettings(models.Model):
+    """The singleton of system-wide mail settings."""
+
+    SINGLETON_PK = 1
+
+    mail_sending_user_code = models.CharField(
+        "mail sending user code",
+        max_length=30,
+        blank=True,
+        validators=[reject_control_characters],
+        help_text="The SMTP configuration of this user is the basis for sending e-mails.",
+    )
+    company_name = models.CharField(
+        max_length=200,
+        blank=True,
+        validators=[reject_control_characters],
+        help_text="Its slug is the event mailbox address, e.g. acme-trading@event.data.directo.ee.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "system settings"
+        verbose_name_plural = "system settings"
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=models.Q(pk=1), name="users_systemsettings_singleton"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return "System settings"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.pk = self.SINGLETON_PK
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def load(cls) -> SystemSettings:
+        """Return the singleton, unsaved defaults when it does not exist yet."""
+        return cls.objects.filter(pk=cls.SINGLETON_PK).first() or cls(pk=cls.SINGLETON_PK)
+
+    def names_card(self, code: str) -> bool:
+        return bool(self.mail_sending_user_code) and (
+            self.mail_sending_user_code.lower() == code.lower()
+        )
+
+    def mail_sending_card(self) -> UserCard | None:
+        """Return the card named by the mail sending user code, if it exists."""
+        if not self.mail_sending_user_code:
+            return None
+        return UserCard.objects.filter(code__iexact=self.mail_sending_user_code).first()
+
+    @property
+    def company_slug(self) -> str:
+        return slugify(self.company_name)
+
+    def event_mailbox_address(self) -> str:
+        """Return `<company-slug>@<event domain>`, or an empty string without a company."""
+        slug = self.company_slug
+        return f"{slug}@{settings.EVENT_MAILBOX_DOMAIN}" if slug else ""
+
+    def clean(self) -> None:
+        code = self.mail_sending_user_code.strip()
+        self.mail_sending_user_code = code
+        if not code:
+            return
+        card = UserCard.objects.filter(code__iexact=code).first()
+        if card is None:
+            raise ValidationError(
+                {
+                    "mail_sending_user_code": (
+                        f"No user card has the code “{code}”: create that card first, or name an "
+                        "existing one."
+                    )
+                }
+            )
+        if card.mail_sender not in SERVER_MODES:
+            raise ValidationError(
+                {
+                    "mail_sending_user_code": (
+                        f"Card {card.code} sends with “{card.get_mail_sender_display()}”; the mail "
+                        "sending user's card must use SMTP or Microsoft 365 OAUTH. Change its mail "
+                        "sender first."
+                    )
+                }
+            )
+        self.mail_sending_user_code = card.code

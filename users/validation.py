@@ -1,0 +1,120 @@
+"""Parsing and checks of the card's server fields (SPEC.md "The user card")."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+
+ALLOWED_PORTS = (25, 465, 587)
+SUGGESTED_SSL_TLS = {25: "starttls", 465: "ssl", 587: "starttls"}
+SSL_TLS_LABELS = {"no": "No", "ssl": "SSL", "starttls": "StartTLS / SSL / TLS"}
+
+_HOSTNAME_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_FORBIDDEN_CHARS = re.compile(r"[\r\n\x00]")
+
+
+def reject_control_characters(value: object) -> None:
+    """Refuse CR, LF and NUL, which would let a value inject SMTP or mail headers."""
+    if isinstance(value, str) and _FORBIDDEN_CHARS.search(value):
+        raise ValidationError(
+            "Line breaks and NUL characters are not allowed here; remove them.",
+            code="control_characters",
+        )
+
+
+@dataclass(frozen=True)
+class MailServer:
+    """A parsed `host:port` value."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def _valid_hostname(host: str) -> bool:
+    labels = host.rstrip(".").split(".")
+    return len(host) <= 253 and all(_HOSTNAME_LABEL.match(label) for label in labels)
+
+
+def mail_server_parse(value: str) -> MailServer:
+    """Parse `host:port` (IPv6 as `[::1]:587`); raise ValidationError naming the fix."""
+    value = value.strip()
+    example = "e.g. smtp.gmail.com:465 or [2001:db8::1]:587"
+    if value.startswith("["):
+        host, sep, rest = value[1:].partition("]")
+        if not sep or not rest.startswith(":"):
+            raise ValidationError(
+                f"Write an IPv6 server as [address]:port, {example}.", code="mail_server_format"
+            )
+        port_text = rest[1:]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValidationError(
+                f"“{host}” is not an IPv6 address; write the server as host:port, {example}.",
+                code="mail_server_host",
+            ) from None
+    else:
+        host, sep, port_text = value.rpartition(":")
+        if not sep:
+            raise ValidationError(
+                f"Add the port to the server: host:port, {example}. "
+                "Allowed ports: 25, 465 or 587.",
+                code="mail_server_port_missing",
+            )
+        if ":" in host:
+            raise ValidationError(
+                f"Put an IPv6 address in brackets: [address]:port, {example}.",
+                code="mail_server_format",
+            )
+        if not host or not _valid_hostname(host):
+            raise ValidationError(
+                f"“{host}” is not a valid host name; write the server as host:port, {example}.",
+                code="mail_server_host",
+            )
+    if not port_text.isdigit():
+        raise ValidationError(
+            f"The port “{port_text}” is not a number; use 25, 465 or 587, {example}.",
+            code="mail_server_port",
+        )
+    port = int(port_text)
+    if port not in ALLOWED_PORTS:
+        raise ValidationError(
+            f"Port {port} is not allowed: use 465 (SSL), 587 (StartTLS) or 25 (StartTLS).",
+            code="mail_server_port",
+        )
+    return MailServer(host=host.lower(), port=port)
+
+
+def ssl_tls_warning(port: int, ssl_tls: str) -> str | None:
+    """Return a warning naming the fix when SSL/TLS does not suit the port, else None."""
+    suggested = SUGGESTED_SSL_TLS[port]
+    if not ssl_tls or ssl_tls == suggested:
+        return None
+    if ssl_tls == "no":
+        return (
+            f"SSL/TLS is “No” on port {port}: the password and mail would cross the network "
+            f"unencrypted. Choose “{SSL_TLS_LABELS[suggested]}” unless the server is on a trusted "
+            "network."
+        )
+    return (
+        f"Port {port} usually expects “{SSL_TLS_LABELS[suggested]}”, not "
+        f"“{SSL_TLS_LABELS[ssl_tls]}”: choose “{SSL_TLS_LABELS[suggested]}” or use port "
+        f"{'465' if ssl_tls == 'ssl' else '587'}."
+    )
+
+
+_APP_PASSWORD_WITH_SPACES = re.compile(r"^[a-z]{4}( [a-z]{4}){3}$", re.IGNORECASE)
+
+
+def gmail_app_password_normalize(password: str) -> str:
+    """Strip the spaces Google shows inside a 16-character app password."""
+    stripped = password.strip()
+    if _APP_PASSWORD_WITH_SPACES.match(stripped) or len(re.sub(r"\s", "", stripped)) == 16:
+        return re.sub(r"\s", "", stripped)
+    return password
