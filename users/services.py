@@ -15,7 +15,6 @@ def usercard_account_get_or_create(*, code: str) -> AbstractBaseUser:
     user_model = get_user_model()
     account = user_model._default_manager.filter(username__iexact=code).first()
     if account is None:
+        # create_user() without a password stores an unusable one.
         account = user_model._default_manager.create_user(username=code)
-        account.set_unusable_password()
-        account.save(update_fields=["password"])
     return account
