@@ -29,7 +29,7 @@ def global_source(code: str) -> str:
 
 @dataclass(frozen=True)
 class CardSettings:
-    """The resolver's view of one card: its mail fields and whether its Microsoft 365 token works."""
+    """The resolver's view of one card: its mail fields and its Microsoft 365 token state."""
 
     code: str
     email: str = ""
@@ -161,7 +161,9 @@ def sender_config_resolve(
     envelope_from, sources["envelope_from"] = user.email, USER
     sources["reply_to"] = sources["mode"]
     if not user.email:
-        missing.append(f"email: card {user.code} has no e-mail address; set E-mail on card {user.code}")
+        missing.append(
+            f"email: card {user.code} has no e-mail address; set E-mail on card {user.code}"
+        )
 
     if mode in SERVER_MODES:
         # Rule 2: server, port and SSL/TLS.
@@ -188,7 +190,9 @@ def sender_config_resolve(
             sources["ssl_tls"] = server_source
         # A global card's credentials and token go only to the global card's own server: never
         # to a server a user typed in (that would hand the global mailbox's secret to any host).
-        g_creds_ok = g is not None and (server_source != USER or (inherited and host == inherited[0]))
+        g_creds_ok = g is not None and (
+            server_source != USER or (inherited and host == inherited[0])
+        )
 
         # Rule 3: credentials are a pair.
         if user.smtp_username:

@@ -21,7 +21,9 @@ class M365Connection(models.Model):
     account = models.CharField("signed-in account", max_length=254, blank=True)
     tenant_id = models.CharField(max_length=64, blank=True)
     object_id = models.CharField(max_length=64, blank=True)
-    status = models.CharField(max_length=20, choices=M365Status.choices, default=M365Status.CONNECTED)
+    status = models.CharField(
+        max_length=20, choices=M365Status.choices, default=M365Status.CONNECTED
+    )
     authenticated_at = models.DateTimeField(null=True, blank=True)
     token_refreshed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -33,7 +35,7 @@ class M365Connection(models.Model):
                 fields=["tenant_id", "object_id"],
                 condition=~models.Q(object_id=""),
                 name="oauth365_connection_mailbox_unique",
-                violation_error_message="This Microsoft 365 mailbox is already linked to another card.",
+                violation_error_message="This Microsoft 365 mailbox is linked to another card.",
             )
         ]
 

@@ -8,7 +8,7 @@ class UsersConfig(AppConfig):
     verbose_name = "Users and mail settings"
 
     def ready(self) -> None:
-        from users import checks, crypto, signals  # noqa: F401  (registers checks and receivers)
+        from users import checks, crypto  # noqa: F401  (registers the system checks)
 
         # Outside development a missing key stops start-up here, naming FIELD_ENCRYPTION_KEYS.
         crypto.fernet_keys()

@@ -47,7 +47,7 @@ def _parse_keys(raw: list[str]) -> list[Fernet]:
         except (ValueError, TypeError) as exc:
             raise ImproperlyConfigured(
                 f"{KEYS_SETTING}: key #{position + 1} is not a Fernet key (32 url-safe "
-                "base64-encoded bytes). Generate one with `python -c \"from cryptography.fernet "
+                'base64-encoded bytes). Generate one with `python -c "from cryptography.fernet '
                 'import Fernet; print(Fernet.generate_key().decode())"`.'
             ) from exc
     return keys
@@ -63,7 +63,7 @@ def fernet_keys() -> tuple[Fernet, ...]:
         return (Fernet(_development_key()),)
     raise ImproperlyConfigured(
         f"{KEYS_SETTING} is not set. Set it to one or more comma-separated Fernet keys "
-        "(the first encrypts); generate one with `python -c \"from cryptography.fernet import "
+        '(the first encrypts); generate one with `python -c "from cryptography.fernet import '
         'Fernet; print(Fernet.generate_key().decode())"`.'
     )
 

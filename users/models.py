@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models import ProtectedError
 from django.db.models.functions import Lower
 from django.utils.text import slugify
 
@@ -47,6 +48,13 @@ class SslTls(models.TextChoices):
 class MailAsAttachment(models.TextChoices):
     PDF = "pdf", "PDF"
     NO = "no", "No"
+
+
+class UserCardQuerySet(models.QuerySet["UserCard"]):
+    def delete(self) -> tuple[int, dict[str, int]]:
+        for card in self:
+            card.delete_check()
+        return super().delete()
 
 
 class UserCard(models.Model):
@@ -103,6 +111,8 @@ class UserCard(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = UserCardQuerySet.as_manager()
+
     class Meta:
         ordering: ClassVar = ["code"]
         constraints: ClassVar = [
@@ -123,6 +133,19 @@ class UserCard(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} ({self.name})" if self.name else self.code
+
+    def delete_check(self) -> None:
+        """Refuse to delete the card the system setting names (before any write starts)."""
+        if SystemSettings.load().names_card(self.code):
+            raise ProtectedError(
+                f"Card {self.code} is the mail sending user of the system settings: name another "
+                "card there before deleting it.",
+                {self},
+            )
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        self.delete_check()
+        return super().delete(*args, **kwargs)
 
     @property
     def has_server_fields(self) -> bool:
@@ -148,9 +171,11 @@ class UserCard(models.Model):
         if host and is_gmail_host(host) and self.smtp_password:
             self.smtp_password = gmail_app_password_normalize(self.smtp_password)
         if host and is_microsoft_365_host(host):
-            if self.mail_sender != MailSender.M365_OAUTH and (
-                self.smtp_username or self.smtp_password
-            ) and self.mail_sender in SERVER_MODES:
+            if (
+                self.mail_sender != MailSender.M365_OAUTH
+                and (self.smtp_username or self.smtp_password)
+                and self.mail_sender in SERVER_MODES
+            ):
                 errors.setdefault("mail_sender", []).append(
                     "Microsoft 365 no longer accepts a username and password for SMTP (basic "
                     "authentication was retired in April 2026). Choose “Microsoft 365 OAUTH” as "
@@ -239,9 +264,7 @@ class SystemSettings(models.Model):
         verbose_name = "system settings"
         verbose_name_plural = "system settings"
         constraints: ClassVar = [
-            models.CheckConstraint(
-                condition=models.Q(pk=1), name="users_systemsettings_singleton"
-            ),
+            models.CheckConstraint(condition=models.Q(pk=1), name="users_systemsettings_singleton"),
         ]
 
     def __str__(self) -> str:

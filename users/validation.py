@@ -63,8 +63,7 @@ def mail_server_parse(value: str) -> MailServer:
         host, sep, port_text = value.rpartition(":")
         if not sep:
             raise ValidationError(
-                f"Add the port to the server: host:port, {example}. "
-                "Allowed ports: 25, 465 or 587.",
+                f"Add the port to the server: host:port, {example}. Allowed ports: 25, 465 or 587.",
                 code="mail_server_port_missing",
             )
         if ":" in host:
