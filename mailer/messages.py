@@ -1,0 +1,120 @@
+"""Building outgoing messages with Django's e-mail classes, addressed per the resolved mode."""
+
+from __future__ import annotations
+
+import email.policy
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.core.mail import EmailMessage, EmailMultiAlternatives, make_msgid
+
+from mailer.config import SenderConfig
+
+_UNSAFE = re.compile(r"[\r\n\x00]")
+
+
+class HeaderInjectionError(ValueError):
+    """A header or address carried CR, LF or NUL (an attempt to add headers or recipients)."""
+
+    transient = False
+    cause = "header_injection"
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+        self.user_message = (
+            f"The {field} contains a line break, which could inject mail headers; remove the "
+            "line break and send again."
+        )
+        super().__init__(self.user_message)
+
+
+def header_value_check(field: str, value: str) -> str:
+    """Return the value, or raise HeaderInjectionError when it holds CR, LF or NUL."""
+    if _UNSAFE.search(value):
+        raise HeaderInjectionError(field)
+    return value
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content: bytes
+    mimetype: str
+
+
+def message_id_make(config: SenderConfig) -> str:
+    """Return a new Message-ID in the sending domain (From's domain)."""
+    domain = config.from_email.rpartition("@")[2] or "localhost"
+    return make_msgid(domain=domain)
+
+
+def message_address(message: EmailMessage, config: SenderConfig) -> EmailMessage:
+    """Set From, Reply-To and the envelope sender of a message as the resolved mode requires."""
+    message.from_email = config.from_email
+    message.reply_to = [config.reply_to] if config.reply_to else list(message.reply_to)
+    message.extra_headers.pop("From", None)
+    if config.reply_to:
+        message.extra_headers.pop("Reply-To", None)
+    return message
+
+
+def message_check(message: EmailMessage) -> None:
+    """Refuse a message whose headers or addresses carry CR, LF or NUL."""
+    header_value_check("subject", str(message.subject))
+    header_value_check("sender address", str(message.from_email))
+    for field, addresses in (
+        ("recipient address", message.to),
+        ("Cc address", message.cc),
+        ("Bcc address", message.bcc),
+        ("Reply-To address", message.reply_to),
+    ):
+        for address in addresses:
+            header_value_check(field, str(address))
+    for name, value in message.extra_headers.items():
+        header_value_check(f"header name “{name[:40]}”", str(name))
+        header_value_check(f"header {name}", str(value))
+
+
+def message_build(
+    *,
+    config: SenderConfig,
+    to: Sequence[str],
+    subject: str,
+    body: str,
+    html: str | None = None,
+    cc: Sequence[str] = (),
+    bcc: Sequence[str] = (),
+    attachments: Iterable[Attachment] = (),
+    message_id: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> EmailMultiAlternatives:
+    """Build a message from the resolved settings, with a stable Message-ID."""
+    extra = dict(headers or {})
+    extra["Message-ID"] = message_id or message_id_make(config)
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=body,
+        from_email=config.from_email,
+        to=list(to),
+        cc=list(cc),
+        bcc=list(bcc),
+        reply_to=[config.reply_to] if config.reply_to else None,
+        headers=extra,
+    )
+    if html is not None:
+        message.attach_alternative(html, "text/html")
+    for attachment in attachments:
+        message.attach(attachment.filename, attachment.content, attachment.mimetype)
+    message_check(message)
+    return message
+
+
+def message_envelope(message: EmailMessage, config: SenderConfig) -> tuple[str, list[str], bytes]:
+    """Return the SMTP envelope sender, the recipients and the bytes of a built message."""
+    message_check(message)
+    return (
+        config.envelope_from,
+        message.recipients(),
+        message.message(policy=email.policy.SMTP).as_bytes(),
+    )
