@@ -155,6 +155,7 @@ class Command(BaseCommand):
 
     def _card(self, demo: DemoCard, user_password: str, reset: bool) -> str:
         card = UserCard.objects.select_related("user").filter(code__iexact=demo.code).first()
+        account: Any  # the configured user model
         if card is not None:
             account = card.user
         else:

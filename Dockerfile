@@ -1,0 +1,27 @@
+# The image of docker-compose.yml's web, worker and beat services.
+FROM python:3.13-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    DJANGO_STATIC_ROOT=/app/staticfiles
+
+WORKDIR /app
+
+# The dependencies first, from pyproject.toml alone: this layer is rebuilt only when they change.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
+
+COPY . .
+RUN pip install --no-deps . \
+    && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin app \
+    && mkdir -p /app/var /app/staticfiles \
+    && chown app /app/var /app/staticfiles
+
+USER app
+EXPOSE 8000
+CMD ["gunicorn", "directo_mail.wsgi:application", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]
