@@ -1,0 +1,117 @@
+/* The card form (admin and Personal → User): live server-field visibility, provider presets
+   and the SSL/TLS suggestion for the typed port. Rows are hidden, never disabled, so stored
+   values are posted back unchanged. */
+(function () {
+  "use strict";
+
+  var SERVER_MODES = ["smtp", "m365_oauth"];
+  var SUGGESTED = { "25": "starttls", "465": "ssl", "587": "starttls" };
+  var LABELS = { no: "No", ssl: "SSL", starttls: "StartTLS / SSL / TLS" };
+
+  function byId(id) {
+    return document.getElementById(id);
+  }
+
+  function changed(element) {
+    element.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+
+  function serverFieldsShow(mode) {
+    var show = SERVER_MODES.indexOf(mode.value) !== -1;
+    document.querySelectorAll(".server-fields").forEach(function (group) {
+      group.hidden = !show;
+    });
+  }
+
+  function portOf(value) {
+    var match = /:(\d+)\s*$/.exec(value || "");
+    return match ? match[1] : null;
+  }
+
+  function sslHintElement(ssl) {
+    var hint = byId("ssl-tls-hint");
+    if (!hint) {
+      hint = document.createElement("div");
+      hint.id = "ssl-tls-hint";
+      hint.className = "ssl-tls-hint";
+      hint.setAttribute("aria-live", "polite");
+      ssl.insertAdjacentElement("afterend", hint);
+    }
+    return hint;
+  }
+
+  function sslHintUpdate(server, ssl) {
+    var hint = sslHintElement(ssl);
+    var port = portOf(server.value);
+    var suggested = SUGGESTED[port];
+    hint.textContent = "";
+    if (!suggested || ssl.value === suggested) {
+      hint.hidden = true;
+      return;
+    }
+    hint.hidden = false;
+    if (ssl.value === "") {
+      hint.appendChild(document.createTextNode("Port " + port + ": “" + LABELS[suggested] + "” will be used. "));
+    } else {
+      hint.appendChild(document.createTextNode(
+        "Port " + port + " usually expects “" + LABELS[suggested] + "”, not “" + LABELS[ssl.value] + "”. "
+      ));
+    }
+    var use = document.createElement("button");
+    use.type = "button";
+    use.className = "button ssl-tls-use";
+    use.textContent = "Use " + LABELS[suggested];
+    use.addEventListener("click", function () {
+      ssl.value = suggested;
+      changed(ssl);
+    });
+    hint.appendChild(use);
+  }
+
+  function presetApply(button, fields) {
+    fields.server.value = button.dataset.mailServer;
+    fields.ssl.value = button.dataset.sslTls;
+    if (button.dataset.mailSender && fields.mode.value !== button.dataset.mailSender) {
+      fields.mode.value = button.dataset.mailSender;
+      changed(fields.mode);
+    }
+    changed(fields.server);
+    changed(fields.ssl);
+    var hint = document.querySelector("[data-preset-hint]");
+    if (hint) {
+      hint.textContent = button.dataset.hint || "";
+      hint.hidden = !button.dataset.hint;
+    }
+  }
+
+  function init() {
+    var fields = { mode: byId("id_mail_sender"), server: byId("id_mail_server"), ssl: byId("id_ssl_tls") };
+    if (!fields.mode) {
+      return;
+    }
+    fields.mode.addEventListener("change", function () {
+      serverFieldsShow(fields.mode);
+    });
+    serverFieldsShow(fields.mode);
+    if (fields.server && fields.ssl) {
+      var update = function () {
+        sslHintUpdate(fields.server, fields.ssl);
+      };
+      fields.server.addEventListener("input", update);
+      fields.server.addEventListener("change", update);
+      fields.ssl.addEventListener("change", update);
+      update();
+      document.querySelectorAll("[data-card-presets] [data-preset]").forEach(function (button) {
+        button.addEventListener("click", function () {
+          presetApply(button, fields);
+        });
+      });
+    }
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+})();

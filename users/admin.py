@@ -1,0 +1,212 @@
+"""Admin pages: user cards and the system-settings singleton."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.db.models import ProtectedError, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.views.decorators.debug import sensitive_post_parameters
+
+from mailer.config import CardSettings, sender_config_resolve
+from mailer.platform import platform_get
+from users.forms import (
+    UserCardForm,
+    effective_settings_render,
+    m365_status_render,
+    preset_buttons_render,
+)
+from users.models import MailSender, SslTls, SystemSettings, UserCard
+from users.services import usercard_account_get_or_create
+
+SECRET_POST_FIELDS = ("smtp_password",)
+
+
+def card_warnings_message(request: HttpRequest, card: UserCard) -> None:
+    """Show the card's non-blocking advice (SSL/TLS versus port, half credentials)."""
+    for warning in card.warnings():
+        messages.warning(request, warning)
+
+
+@admin.register(UserCard)
+class UserCardAdmin(admin.ModelAdmin):
+    form = UserCardForm
+    list_display = ("code", "name", "email", "mail_sender", "mail_server")
+    list_filter = ("mail_sender",)
+    search_fields = ("code", "name", "email", "smtp_username")
+    ordering = ("code",)
+    readonly_fields = ("provider_presets", "m365_status", "effective_settings")
+
+    class Media:
+        js = ("users/card_form.js",)
+        css = {"all": ("users/card_form.css",)}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[UserCard]:
+        return super().get_queryset(request).select_related("m365_connection")
+
+    def get_fieldsets(self, request: HttpRequest, obj: UserCard | None = None) -> Any:
+        fieldsets: list[tuple[str | None, dict[str, Any]]] = [
+            (None, {"fields": ("code", "name", "email")}),
+            ("Sending", {"fields": ("mail_sender",)}),
+            (
+                "Mail server",
+                {
+                    "classes": ("server-fields",),
+                    "description": "Used only with SMTP and Microsoft 365 OAUTH.",
+                    "fields": (
+                        "provider_presets",
+                        "mail_server",
+                        "ssl_tls",
+                        "smtp_username",
+                        "smtp_password",
+                        "clear_smtp_password",
+                    ),
+                },
+            ),
+            (
+                "Documents",
+                {"fields": ("mail_as_attachment", "attachments_with_email", "mail_edit")},
+            ),
+        ]
+        if obj is not None:
+            fieldsets += [
+                ("Microsoft 365", {"fields": ("m365_status",)}),
+                ("Effective settings", {"fields": ("effective_settings",)}),
+            ]
+        return fieldsets
+
+    def get_list_display(self, request: HttpRequest) -> tuple[str | Callable[[Any], str], ...]:
+        # Resolve every row against one global card and platform read once per page.
+        system = SystemSettings.load()
+        global_card = system.mail_sending_card()
+        global_settings = CardSettings.from_card(global_card) if global_card else None
+        platform = platform_get(company_slug=system.company_slug)
+
+        @admin.display(description="effective mode")
+        def effective_mode(card: UserCard) -> str:
+            config = sender_config_resolve(
+                user=CardSettings.from_card(card), global_card=global_settings, platform=platform
+            )
+            label = MailSender(config.mode).label
+            source = config.sources["mode"]
+            return label if source == "user" else f"{label} ({source})"
+
+        return (*self.list_display, effective_mode)
+
+    @admin.display(description="Provider presets")
+    def provider_presets(self, obj: UserCard | None) -> SafeString:
+        return preset_buttons_render()
+
+    @admin.display(description="Microsoft 365 status")
+    def m365_status(self, obj: UserCard | None) -> SafeString | str:
+        return m365_status_render(obj) if obj is not None and obj.pk else "—"
+
+    @admin.display(description="Effective settings")
+    def effective_settings(self, obj: UserCard | None) -> SafeString | str:
+        if obj is None or not obj.pk:
+            return "—"
+        # The stored row: after an invalid POST the instance holds the rejected values.
+        stored = UserCard.objects.select_related("m365_connection").get(pk=obj.pk)
+        return effective_settings_render(stored)
+
+    @method_decorator(sensitive_post_parameters(*SECRET_POST_FIELDS))
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request: HttpRequest, obj: UserCard, form: Any, change: bool) -> None:
+        if obj.user_id is None:
+            obj.user = usercard_account_get_or_create(code=obj.code)
+        super().save_model(request, obj, form, change)
+        card_warnings_message(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: UserCard | None = None) -> bool:
+        if obj is not None and obj.is_global():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        system = SystemSettings.load()
+        global_cards = [card for card in objs if system.names_card(card.code)]
+        if global_cards:
+            # has_delete_permission(obj) refused the global card; say why instead of blaming
+            # the administrator's permissions.
+            if self.has_delete_permission(request):
+                perms_needed = set(perms_needed) - {str(self.opts.verbose_name)}
+            protected = [
+                *protected,
+                *(
+                    format_html(
+                        "User card {}: the mail sending user of the system settings. Name "
+                        "another card there before deleting it.",
+                        card.code,
+                    )
+                    for card in global_cards
+                ),
+            ]
+        return deleted, model_count, perms_needed, protected
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[UserCard]) -> None:
+        try:
+            super().delete_queryset(request, queryset)
+        except ProtectedError as exc:
+            # Reached only if the system setting changed between confirmation and deletion.
+            self.message_user(request, exc.args[0], messages.ERROR)
+
+
+@admin.register(SystemSettings)
+class SystemSettingsAdmin(admin.ModelAdmin):
+    fieldsets = (
+        (None, {"fields": ("mail_sending_user_code", "company_name")}),
+        (
+            "Platform (from the environment)",
+            {"fields": ("event_mailbox_address", "platform_relay", "platform_outbound_ips")},
+        ),
+    )
+    readonly_fields = ("event_mailbox_address", "platform_relay", "platform_outbound_ips")
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        row = SystemSettings.load()
+        if row._state.adding:
+            row.save()
+        opts = self.model._meta
+        return HttpResponseRedirect(
+            reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[row.pk])
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="Event mailbox address")
+    def event_mailbox_address(self, obj: SystemSettings) -> str:
+        return obj.event_mailbox_address() or "— (set the company name)"
+
+    @admin.display(description="Platform relay (Directo mode)")
+    def platform_relay(self, obj: SystemSettings) -> str:
+        # Host, port and TLS only: PLATFORM_RELAY_URL may carry credentials.
+        platform = platform_get()
+        return f"{platform.relay_host}:{platform.relay_port}, SSL/TLS: " + (
+            SslTls(platform.relay_ssl_tls).label
+        )
+
+    @admin.display(description="Platform outbound IP addresses")
+    def platform_outbound_ips(self, obj: SystemSettings) -> str:
+        return ", ".join(settings.PLATFORM_OUTBOUND_IPS) or "—"

@@ -1,0 +1,158 @@
+"""The card form shared by the admin and "Personal → User", and its read-only panels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString
+
+from users.models import MailSender, SslTls, UserCard
+from users.providers import PRESETS
+
+CARD_FIELDS: tuple[str, ...] = (
+    "code",
+    "name",
+    "email",
+    "mail_sender",
+    "mail_server",
+    "ssl_tls",
+    "smtp_username",
+    "smtp_password",
+    "mail_as_attachment",
+    "attachments_with_email",
+    "mail_edit",
+)
+#: The fields that matter only for SMTP and Microsoft 365 OAUTH (shown and hidden together).
+SERVER_FIELDS = ("mail_server", "ssl_tls", "smtp_username", "smtp_password", "clear_smtp_password")
+
+PASSWORD_STORED = "A password is stored. Leave this blank to keep it."
+PASSWORD_NOT_SET = "No password is set."
+
+
+class SecretField(forms.CharField):
+    """A write-only text input: only a typed value counts as a change."""
+
+    widget = forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("strip", False)
+        super().__init__(**kwargs)
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        return bool(data)
+
+
+class UserCardForm(forms.ModelForm):
+    """Edit a card; the stored password is never sent back to the browser."""
+
+    smtp_password = SecretField(label="Password")
+    clear_smtp_password = forms.BooleanField(
+        label="Clear the stored password",
+        required=False,
+        help_text="Tick to remove the stored password when saving.",
+    )
+
+    class Meta:
+        model = UserCard
+        fields = CARD_FIELDS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Defence in depth: the plaintext never sits in the form's initial data.
+        self.initial.pop("smtp_password", None)
+        self.password_stored = bool(self.instance.pk and self.instance.smtp_password)
+        if "smtp_password" in self.fields:
+            self.fields["smtp_password"].help_text = (
+                PASSWORD_STORED if self.password_stored else PASSWORD_NOT_SET
+            )
+        ssl_tls = self.fields.get("ssl_tls")
+        if isinstance(ssl_tls, forms.ChoiceField):
+            # A blank choice means "as on the global card, or as the port suggests".
+            ssl_tls.choices = [("", "(automatic)"), *SslTls.choices]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or self.cleaned_data
+        typed = cleaned.get("smtp_password") or ""
+        if cleaned.get("clear_smtp_password"):
+            if typed:
+                self.add_error(
+                    "clear_smtp_password",
+                    "Either type a new password or clear the stored one, not both.",
+                )
+            cleaned["smtp_password"] = ""
+        elif not typed and "smtp_password" in self.fields:
+            # Blank input keeps the stored password (SPEC.md).
+            cleaned["smtp_password"] = self.instance.smtp_password if self.instance.pk else ""
+        return cleaned
+
+
+class PersonalCardForm(UserCardForm):
+    """The user's own card: everything but the code, which only an administrator changes."""
+
+    class Meta(UserCardForm.Meta):
+        fields = tuple(name for name in CARD_FIELDS if name != "code")
+
+
+def preset_buttons_render() -> SafeString:
+    """Render the provider preset buttons (Gmail, Microsoft 365, Zone) for card_form.js."""
+    return render_to_string("users/_presets.html", {"presets": PRESETS})
+
+
+def m365_status(card: UserCard) -> dict[str, Any]:
+    """Return the card's Microsoft 365 connection state for display; never the token cache."""
+    connection = getattr(card, "m365_connection", None) if card.pk else None
+    if connection is None or not connection.token_cache:
+        return {"state": "none", "label": "Not authenticated", "account": "", "when": None}
+    return {
+        "state": "connected" if connection.usable else "reauth_needed",
+        "label": connection.get_status_display(),
+        "account": connection.account,
+        "when": connection.authenticated_at,
+    }
+
+
+def m365_status_render(card: UserCard) -> SafeString:
+    return render_to_string(
+        "users/_m365_status.html",
+        {"status": m365_status(card), "card": card, "m365_mode": MailSender.M365_OAUTH},
+    )
+
+
+def effective_settings(card: UserCard) -> dict[str, Any]:
+    """Return the resolver's public view of a saved card as display rows; never a secret."""
+    from mailer.services import sender_config_get
+
+    view = sender_config_get(card=card).public_view()
+    sources = view["sources"]
+    mode = view["mode"]
+    ssl_tls = view["ssl_tls"]
+    rows = [
+        ("Mail sender", MailSender(mode).label, sources.get("mode", "")),
+        ("Server", view["host"] or "—", sources.get("host", "")),
+        ("Port", view["port"] or "—", sources.get("port", "")),
+        ("SSL/TLS", SslTls(ssl_tls).label if ssl_tls else "—", sources.get("ssl_tls", "")),
+        ("Username", view["username"] or "—", sources.get("username", "")),
+        (
+            "Password",
+            "set" if view["password_set"] else "not set",
+            sources.get("password_set", ""),
+        ),
+        ("From", view["from"] or "—", sources.get("from", "")),
+        ("Reply-To", view["reply_to"] or "—", sources.get("reply_to", "")),
+        ("Envelope sender", view["envelope_from"] or "—", sources.get("envelope_from", "")),
+        (
+            "Mass mailing",
+            "allowed" if view["mass_mail_allowed"] else "not allowed",
+            sources.get("mass_mail_allowed", ""),
+        ),
+    ]
+    return {"rows": rows, "ready": view["ready"], "missing": view["missing"]}
+
+
+def effective_settings_render(card: UserCard) -> SafeString:
+    return render_to_string(
+        "users/_effective_settings.html", {"effective": effective_settings(card)}
+    )
