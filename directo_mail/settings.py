@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "users",
     "mailer",
     "oauth365",
+    "invoices",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,288 @@
+"""The invoice e-mail: the card decides whether the invoice is a PDF attachment or the body."""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from django.utils.html import escape, linebreaks
+
+from invoices.pdf import invoice_pdf_render, money_format, price_format, quantity_format
+from mailer.messages import Attachment, message_build
+from users.models import MailAsAttachment, SystemSettings
+
+if TYPE_CHECKING:
+    from django.core.mail import EmailMultiAlternatives
+
+    from invoices.models import Invoice
+    from mailer.config import SenderConfig
+
+DEFAULT_SUBJECT_TEMPLATE = "Invoice {number} from {company}"
+DEFAULT_BODY_TEMPLATE = (
+    "Dear {customer},\n"
+    "\n"
+    "{document_intro} invoice {number} of {issue_date} for {total} {currency}, "
+    "due on {due_date}.\n"
+    "\n"
+    "Kind regards,\n"
+    "{sender}\n"
+    "{company}"
+)
+
+#: The placeholders a subject or body template may use (the "Mail edit" form lists them).
+PLACEHOLDERS: Mapping[str, str] = {
+    "number": "invoice number",
+    "customer": "customer name",
+    "customer_email": "customer e-mail address",
+    "issue_date": "issue date (YYYY-MM-DD)",
+    "due_date": "due date (YYYY-MM-DD)",
+    "subtotal": "total without VAT",
+    "vat": "VAT amount",
+    "total": "total with VAT",
+    "currency": "currency code, e.g. EUR",
+    "company": "your company name (System settings)",
+    "sender": "your name (user card)",
+    "sender_email": "your e-mail address (user card)",
+    "document_intro": "“Please find attached” (PDF) or “Below is” (in the body)",
+}
+_PDF_INTRO = "Please find attached"
+_BODY_INTRO = "Below is"
+_UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class InvoiceTemplateError(ValueError):
+    """A subject or body template is malformed or uses a placeholder that does not exist."""
+
+    transient = False
+    cause = "template_invalid"
+
+    def __init__(self, message: str, *, placeholder: str | None = None) -> None:
+        self.placeholder = placeholder
+        self.user_message = message
+        super().__init__(message)
+
+
+class InvoiceRecipientError(ValueError):
+    """The invoice's customer e-mail address is missing or invalid; only this invoice fails."""
+
+    transient = False
+    cause = "recipient_invalid"
+
+    def __init__(self, message: str) -> None:
+        self.user_message = message
+        super().__init__(message)
+
+
+def invoice_template_check(template: str, *, field: str = "template") -> None:
+    """Raise InvoiceTemplateError unless every placeholder is a plain name from PLACEHOLDERS."""
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError:
+        raise InvoiceTemplateError(
+            f"The {field} has an unmatched “{{” or “}}”; write {{{{ or }}}} for a literal brace."
+        ) from None
+    known = ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
+    for _, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        # Only bare names: "{number.__class__}" or "{number[0]}" would reach into objects.
+        if name not in PLACEHOLDERS:
+            shown = name or "(empty)"
+            raise InvoiceTemplateError(
+                f"The {field} uses an unknown placeholder {{{shown}}}; use one of {known}.",
+                placeholder=name,
+            )
+        if spec or conversion:
+            raise InvoiceTemplateError(
+                f"The {field} formats the placeholder {{{name}}}; write it plainly as {{{name}}}.",
+                placeholder=name,
+            )
+
+
+def template_render(template: str, values: Mapping[str, str], *, field: str = "template") -> str:
+    """Fill a checked template's placeholders with the values (plain text, no attribute access)."""
+    invoice_template_check(template, field=field)
+    return template.format_map(dict(values))
+
+
+def invoice_placeholder_values(*, invoice: Invoice, company: str, as_pdf: bool) -> dict[str, str]:
+    """Return the text of every placeholder for one invoice."""
+    owner = invoice.owner
+    return {
+        "number": invoice.number,
+        "customer": invoice.customer_name,
+        "customer_email": invoice.customer_email.strip(),
+        "issue_date": invoice.issue_date.isoformat(),
+        "due_date": invoice.due_date.isoformat(),
+        "subtotal": money_format(invoice.subtotal),
+        "vat": money_format(invoice.vat),
+        "total": money_format(invoice.total),
+        "currency": invoice.currency,
+        "company": company,
+        "sender": owner.name or owner.code,
+        "sender_email": owner.email,
+        "document_intro": _PDF_INTRO if as_pdf else _BODY_INTRO,
+    }
+
+
+def invoice_pdf_filename(invoice: Invoice) -> str:
+    """Return `invoice-<number>.pdf`, the number reduced to characters safe in a file name."""
+    return f"invoice-{_UNSAFE_FILENAME.sub('-', invoice.number).strip('-.') or invoice.pk}.pdf"
+
+
+def _table_rows(invoice: Invoice) -> list[tuple[str, str, str, str, str]]:
+    return [
+        (
+            line.description,
+            quantity_format(line.quantity),
+            price_format(line.unit_price),
+            f"{quantity_format(line.vat_rate)} %",
+            money_format(line.net_amount),
+        )
+        for line in invoice.lines.all()
+    ]
+
+
+def invoice_text_render(invoice: Invoice, *, company: str) -> str:
+    """Return the invoice as a plain-text table for the body of an e-mail."""
+    header = ("Description", "Quantity", "Unit price", "VAT", f"Amount {invoice.currency}")
+    rows = _table_rows(invoice)
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    widths[0] = min(widths[0], 48)
+
+    def row_text(row: tuple[str, ...]) -> str:
+        first = row[0] if len(row[0]) <= widths[0] else row[0][: widths[0] - 1] + "…"
+        cells = [first.ljust(widths[0])] + [
+            cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)
+        ]
+        return "  ".join(cells).rstrip()
+
+    rule = "-" * len(row_text(header))
+    label_width = len(rule) - widths[-1] - 2
+    totals = [
+        f"{label:>{label_width}}  {money_format(amount):>{widths[-1]}}"
+        for label, amount in (
+            ("Subtotal", invoice.subtotal),
+            ("VAT", invoice.vat),
+            (f"Total {invoice.currency}", invoice.total),
+        )
+    ]
+    return "\n".join(
+        [
+            f"INVOICE {invoice.number}",
+            f"Seller: {company}",
+            f"Customer: {invoice.customer_name}",
+            f"Issue date: {invoice.issue_date.isoformat()}",
+            f"Due date: {invoice.due_date.isoformat()}",
+            "",
+            row_text(header),
+            rule,
+            *(row_text(row) for row in rows),
+            rule,
+            *totals,
+            *(["", invoice.notes] if invoice.notes else []),
+        ]
+    )
+
+
+def invoice_html_render(invoice: Invoice, *, company: str, letter: str) -> str:
+    """Return the letter and the invoice as an HTML document (every value escaped)."""
+    cell = 'style="padding:4px 8px;border-bottom:1px solid #dde1e6;text-align:{}"'
+    rows = "".join(
+        "<tr>"
+        + "".join(
+            f"<td {cell.format('left' if index == 0 else 'right')}>{escape(value)}</td>"
+            for index, value in enumerate(row)
+        )
+        + "</tr>"
+        for row in _table_rows(invoice)
+    )
+    head = "".join(
+        f"<th {cell.format('left' if index == 0 else 'right')}>{escape(title)}</th>"
+        for index, title in enumerate(
+            ("Description", "Quantity", "Unit price", "VAT", f"Amount {invoice.currency}")
+        )
+    )
+    totals = "".join(
+        f'<tr><td colspan="4" {cell.format("right")}>{escape(label)}</td>'
+        f"<td {cell.format('right')}>{escape(money_format(amount))}</td></tr>"
+        for label, amount in (
+            ("Subtotal", invoice.subtotal),
+            ("VAT", invoice.vat),
+            (f"Total {invoice.currency}", invoice.total),
+        )
+    )
+    notes = linebreaks(invoice.notes, autoescape=True) if invoice.notes else ""
+    return (
+        '<!DOCTYPE html><html><head><meta charset="utf-8"></head>'
+        '<body style="font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#1d232b">'
+        f"{linebreaks(letter, autoescape=True)}"
+        f"<h2>Invoice {escape(invoice.number)}</h2>"
+        f"<p>Seller: {escape(company)}<br>Customer: {escape(invoice.customer_name)}<br>"
+        f"Issue date: {invoice.issue_date.isoformat()}<br>"
+        f"Due date: {invoice.due_date.isoformat()}</p>"
+        f'<table style="border-collapse:collapse"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{rows}{totals}</tbody></table>{notes}</body></html>"
+    )
+
+
+def invoice_email_build(
+    *,
+    invoice: Invoice,
+    config: SenderConfig,
+    subject_template: str | None = None,
+    body_template: str | None = None,
+    message_id: str | None = None,
+) -> EmailMultiAlternatives:
+    """Build the e-mail of one invoice in the shape its owner's card asks for.
+
+    Raises InvoiceRecipientError when the customer address is unusable and InvoiceTemplateError
+    when a template is malformed; a mass-mail job fails that one invoice with the error's cause.
+    """
+    problem = invoice.customer_email_problem()
+    if problem is not None:
+        raise InvoiceRecipientError(problem)
+    card = invoice.owner
+    as_pdf = card.mail_as_attachment == MailAsAttachment.PDF
+    company = SystemSettings.load().company_name
+    values = invoice_placeholder_values(invoice=invoice, company=company, as_pdf=as_pdf)
+    # A line break in a subject would be a header injection: fold the values to one line (the
+    # template itself is still checked by message_build).
+    subject = template_render(
+        subject_template if subject_template is not None else DEFAULT_SUBJECT_TEMPLATE,
+        {key: " ".join(value.split()) for key, value in values.items()},
+        field="subject",
+    )
+    letter = template_render(
+        body_template if body_template is not None else DEFAULT_BODY_TEMPLATE,
+        values,
+        field="body",
+    )
+
+    attachments: list[Attachment] = []
+    html: str | None = None
+    if as_pdf:
+        body = letter
+        pdf = invoice_pdf_render(invoice=invoice)
+        attachments.append(Attachment(invoice_pdf_filename(invoice), pdf, "application/pdf"))
+    else:
+        body = f"{letter}\n\n{invoice_text_render(invoice, company=company)}\n"
+        html = invoice_html_render(invoice, company=company, letter=letter)
+    if card.attachments_with_email:
+        attachments.extend(
+            Attachment(
+                own.filename, bytes(own.data), own.content_type or "application/octet-stream"
+            )
+            for own in invoice.attachments.all()
+        )
+    return message_build(
+        config=config,
+        to=[invoice.customer_email.strip()],
+        subject=subject,
+        body=body,
+        html=html,
+        attachments=attachments,
+        message_id=message_id,
+    )

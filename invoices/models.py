@@ -1,0 +1,172 @@
+"""Invoices, their lines and files: the documents that are mailed to customers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import ClassVar
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import models
+
+from users.models import UserCard
+
+CENT = Decimal("0.01")
+DEFAULT_VAT_RATE = Decimal("22")
+
+
+def money_round(amount: Decimal) -> Decimal:
+    """Round an amount to cents, halves away from zero (the accounting convention)."""
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class Totals:
+    subtotal: Decimal
+    vat: Decimal
+    total: Decimal
+
+
+def totals_compute(lines: Iterable[tuple[Decimal, Decimal, Decimal]]) -> Totals:
+    """Return the totals of (quantity, unit price, VAT rate) lines.
+
+    Each line's net amount is rounded to cents; VAT is computed per rate over the sum of the nets
+    at that rate and rounded once per rate (EU invoices show VAT per rate, not per line).
+    """
+    nets_by_rate: dict[Decimal, Decimal] = {}
+    for quantity, unit_price, vat_rate in lines:
+        net = money_round(quantity * unit_price)
+        nets_by_rate[vat_rate] = nets_by_rate.get(vat_rate, Decimal(0)) + net
+    subtotal = money_round(sum(nets_by_rate.values(), Decimal(0)))
+    vat = money_round(
+        sum(
+            (money_round(net * rate / 100) for rate, net in nets_by_rate.items()),
+            Decimal(0),
+        )
+    )
+    return Totals(subtotal=subtotal, vat=vat, total=subtotal + vat)
+
+
+class Invoice(models.Model):
+    """A sales invoice of one user (the owner, whose card's mail settings send it)."""
+
+    number = models.CharField(max_length=40, unique=True)
+    owner = models.ForeignKey(
+        UserCard,
+        on_delete=models.PROTECT,
+        related_name="invoices",
+        help_text="The user whose mail settings send this invoice.",
+    )
+    customer_name = models.CharField(max_length=200)
+    # Deliberately not an EmailField: a bad address must reach the mass-mail job, which fails
+    # that invoice alone with the cause (customer_email_problem) instead of refusing the row.
+    customer_email = models.CharField("customer e-mail", max_length=254, blank=True)
+    issue_date = models.DateField()
+    due_date = models.DateField()
+    currency = models.CharField(max_length=3, default="EUR")
+    notes = models.TextField(blank=True)
+    subtotal = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0.00"))
+    vat = models.DecimalField("VAT", max_digits=14, decimal_places=2, default=Decimal("0.00"))
+    total = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0.00"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar = ["-issue_date", "-number"]
+        indexes: ClassVar = [models.Index(fields=["owner", "-issue_date"])]
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=models.Q(due_date__gte=models.F("issue_date")),
+                name="invoices_invoice_due_after_issue",
+                violation_error_message="The due date cannot be before the issue date.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(total=models.F("subtotal") + models.F("vat")),
+                name="invoices_invoice_total_consistent",
+                violation_error_message="The total must equal the subtotal plus VAT.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.customer_name}"
+
+    def customer_email_problem(self) -> str | None:
+        """Return what is wrong with the customer's e-mail address, or None when it is usable."""
+        address = self.customer_email.strip()
+        if not address:
+            return (
+                f"Invoice {self.number} has no customer e-mail address; enter the customer's "
+                "address on the invoice."
+            )
+        if any(char in address for char in "\r\n\x00"):
+            return (
+                f"The customer e-mail address of invoice {self.number} contains a line break; "
+                "remove it."
+            )
+        if any(separator in address for separator in ",; "):
+            return (
+                f"The customer e-mail address of invoice {self.number} “{address}” holds more "
+                "than one address or a space; enter a single address."
+            )
+        try:
+            validate_email(address)
+        except ValidationError:
+            return (
+                f"The customer e-mail address of invoice {self.number} “{address}” is not a "
+                "valid e-mail address; correct it on the invoice."
+            )
+        return None
+
+    def totals_from_lines(self) -> Totals:
+        """Return the totals computed from the invoice's lines (uses a prefetch when present)."""
+        return totals_compute(
+            (line.quantity, line.unit_price, line.vat_rate) for line in self.lines.all()
+        )
+
+
+class InvoiceLine(models.Model):
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField(default=0)
+    description = models.CharField(max_length=300)
+    quantity = models.DecimalField(max_digits=12, decimal_places=3, default=Decimal("1"))
+    unit_price = models.DecimalField(max_digits=14, decimal_places=4)
+    vat_rate = models.DecimalField(
+        "VAT rate (%)", max_digits=5, decimal_places=2, default=DEFAULT_VAT_RATE
+    )
+
+    class Meta:
+        ordering: ClassVar = ["invoice", "position", "pk"]
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=models.Q(vat_rate__gte=0, vat_rate__lte=100),
+                name="invoices_invoiceline_vat_rate_range",
+                violation_error_message="The VAT rate must be between 0 and 100 %.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.description
+
+    @property
+    def net_amount(self) -> Decimal:
+        return money_round(self.quantity * self.unit_price)
+
+
+class InvoiceAttachment(models.Model):
+    """A file of the invoice itself (a delivery note, a timesheet), mailed along on request."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="attachments")
+    filename = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=100, default="application/octet-stream")
+    data = models.BinaryField()
+
+    class Meta:
+        ordering: ClassVar = ["invoice", "pk"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
