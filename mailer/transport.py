@@ -10,7 +10,7 @@ import smtplib
 import socket
 import ssl
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Self
 
 from django.conf import settings
@@ -129,7 +129,7 @@ class ProbeResult:
 
     ok: bool
     transcript: tuple[TranscriptStep, ...]
-    error: MailDeliveryError | None = field(default=None)
+    error: MailDeliveryError | None = None
 
 
 class _Lost(Exception):
@@ -307,9 +307,7 @@ class SmtpTransport:
             self._authenticate(conn)
         except _Lost as lost:
             conn.close()
-            raise self._fail(
-                lost.step, network_error(lost.error, step=lost.step, host=self.host, port=self.port)
-            ) from None
+            raise self._fail(lost.step, self._network_error(lost.error, lost.step)) from None
         except BaseException:
             # Never QUIT here: after a failed handshake the stream is not safe to write to.
             conn.close()
@@ -457,7 +455,11 @@ class SmtpTransport:
             # A failed XOAUTH2 answers 334 <base64 JSON>; the client must send an empty line
             # and then gets the final 5xx (RFC 7628 section 3.2.3).
             challenge = self._xoauth2_challenge(reply)
-            code, text = self._command(conn, Step.AUTH, "")
+            try:
+                code, text = self._command(conn, Step.AUTH, "")
+            except _Lost:
+                # The decoded challenge is the explanation, even if the server hangs up now.
+                code, text = 0, ""
             raise self._fail(
                 Step.AUTH,
                 XOAuth2Error(
@@ -465,7 +467,7 @@ class SmtpTransport:
                     schemes=challenge.get("schemes", ""),
                     scope=challenge.get("scope", ""),
                     step=Step.AUTH,
-                    smtp_code=code,
+                    smtp_code=code or None,
                     smtp_reply=text,
                     host=self.host,
                     port=self.port,

@@ -236,14 +236,15 @@ def test_transport_drop_after_data_is_outcome_unknown_and_not_resent(smtp_server
     assert len(server.sink.deliveries) == 1 and server.sink.connections == 1
 
 
-def test_transport_silent_server_times_out(silent_server):
-    """A server that accepts TCP but never greets fails as timeout within the timeout."""
-    transport = transport_for(silent_server, "no", timeout=0.5)
+@pytest.mark.parametrize(("ssl_tls", "step"), [("no", "CONNECT"), ("ssl", "TLS")])
+def test_transport_silent_server_times_out(silent_server, ssl_tls, step):
+    """A server that accepts TCP but never answers fails as timeout within the timeout."""
+    transport = transport_for(silent_server, ssl_tls, timeout=0.5)
     started = time.monotonic()
     error = fail(transport)
     assert time.monotonic() - started < 3
     assert isinstance(error, MailConnectionError) and error.cause == "timeout"
-    assert error.step == "CONNECT" and error.transient
+    assert error.step == step and error.transient
 
 
 def test_transport_connection_refused(closed_port, smtp_settings):
