@@ -11,4 +11,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("personal/", include("users.urls")),
+    path("oauth365/", include("oauth365.urls")),
 ]

@@ -1,0 +1,231 @@
+"""Microsoft 365 token services: save a sign-in on the card, hand out fresh access tokens."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import msal
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from mailer.models import EventKind, MailEvent
+from oauth365.client import SCOPES, msal_app_build, msal_call, msal_error
+from oauth365.exceptions import (
+    M365AuthError,
+    MailboxAlreadyLinkedError,
+    NotAuthenticatedError,
+    ReauthenticationRequiredError,
+)
+from oauth365.flows import CompletedFlow, m365_flow_pop, m365_flow_redeem
+from oauth365.models import M365Connection, M365Status
+from users.models import UserCard
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser
+    from django.contrib.sessions.backends.base import SessionBase
+
+logger = logging.getLogger(__name__)
+
+SUCCESS_MESSAGE = "Microsoft 365 has been authenticated"
+
+
+@dataclass(frozen=True)
+class CallbackOutcome:
+    """What the callback page tells the user, and where the user goes next."""
+
+    ok: bool
+    message: str
+    warning: str = ""
+    next_url: str = ""
+    popup: bool | None = None  # None: the flow was refused before we knew
+
+
+def m365_callback_handle(
+    *,
+    session: SessionBase,
+    user: AbstractBaseUser | AnonymousUser,
+    auth_response: Mapping[str, str],
+) -> CallbackOutcome:
+    """Complete the user's pending flow with the identity provider's answer and save it."""
+    try:
+        pending = m365_flow_pop(session=session, user=user, state=auth_response.get("state"))
+    except M365AuthError as exc:
+        logger.warning("Microsoft 365 callback refused: %s", exc.description)
+        return CallbackOutcome(ok=False, message=exc.user_message)
+    try:
+        card = UserCard.objects.get(pk=pending.card_id, user_id=pending.user_id)
+        completed = m365_flow_redeem(pending=pending, auth_response=auth_response)
+        connection = m365_connection_save(card=card, completed=completed)
+    except UserCard.DoesNotExist:
+        return CallbackOutcome(
+            ok=False,
+            message="Your user card no longer exists; nothing was saved.",
+            next_url=pending.next_url,
+            popup=pending.popup,
+        )
+    except M365AuthError as exc:
+        logger.warning(
+            "Microsoft 365 sign-in for card %s failed: %s %s", pending.card_id, exc.cause, exc.code
+        )
+        return CallbackOutcome(
+            ok=False, message=exc.user_message, next_url=pending.next_url, popup=pending.popup
+        )
+    return CallbackOutcome(
+        ok=True,
+        message=SUCCESS_MESSAGE,
+        warning=m365_account_warning(card=card, connection=connection),
+        next_url=pending.next_url,
+        popup=pending.popup,
+    )
+
+
+def m365_connection_save(*, card: UserCard, completed: CompletedFlow) -> M365Connection:
+    """Store the token cache and the signed-in identity on the card; refuse a mailbox in use."""
+    claims = completed.claims
+    tenant_id, object_id = str(claims.get("tid") or ""), str(claims.get("oid") or "")
+    account = str(claims.get("preferred_username") or claims.get("email") or "")
+    if not (tenant_id and object_id):
+        raise M365AuthError(error="id_token_without_tid_oid")
+    other = (
+        M365Connection.objects.filter(tenant_id=tenant_id, object_id=object_id)
+        .exclude(card=card)
+        .select_related("card")
+        .first()
+    )
+    if other is not None:
+        raise MailboxAlreadyLinkedError(account=account, other_card=other.card.code)
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            connection, _ = M365Connection.objects.update_or_create(
+                card=card,
+                defaults={
+                    "token_cache": completed.token_cache.serialize(),
+                    "tenant_id": tenant_id,
+                    "object_id": object_id,
+                    "account": account,
+                    "status": M365Status.CONNECTED,
+                    "authenticated_at": now,
+                    "token_refreshed_at": now,
+                },
+            )
+    except IntegrityError as exc:  # another card linked the mailbox in the meantime
+        raise MailboxAlreadyLinkedError(account=account, other_card="(another card)") from exc
+    return connection
+
+
+def m365_account_warning(*, card: UserCard, connection: M365Connection | None) -> str:
+    """Return a warning when the signed-in account is not the card's Username, else ""."""
+    if connection is None or not connection.account or not card.smtp_username:
+        return ""
+    if connection.account.casefold() == card.smtp_username.casefold():
+        return ""
+    return (
+        f"You signed in to Microsoft 365 as {connection.account}, but the card's Username is "
+        f"{card.smtp_username}. Mail is sent as the signed-in account: click “Use this account” "
+        f"to set the Username to {connection.account}, or authenticate again as "
+        f"{card.smtp_username}."
+    )
+
+
+def m365_use_account(*, card: UserCard) -> str:
+    """Set the card's Username to the signed-in account and return it."""
+    connection = M365Connection.objects.filter(card=card).first()
+    if connection is None or not connection.account:
+        raise NotAuthenticatedError(card=card.code)
+    card.smtp_username = connection.account
+    card.save(update_fields=["smtp_username", "updated_at"])
+    return connection.account
+
+
+def m365_disconnect(*, card: UserCard) -> bool:
+    """Delete the card's token cache and connection; return whether there was one."""
+    deleted, _ = M365Connection.objects.filter(card=card).delete()
+    return bool(deleted)
+
+
+# --- Access tokens -----------------------------------------------------------------------------
+def m365_access_token_get(*, card: UserCard) -> str:
+    """Return a fresh access token for the card's mailbox (refreshed under a row lock)."""
+    return _access_token_acquire(card_id=card.pk, force_refresh=False)
+
+
+def m365_token_keep_fresh(*, card_id: int) -> None:
+    """Redeem the card's refresh token now so that an idle consent does not lapse."""
+    _access_token_acquire(card_id=card_id, force_refresh=True)
+
+
+def _access_token_acquire(*, card_id: int, force_refresh: bool) -> str:
+    failure: M365AuthError | None = None
+    with transaction.atomic():
+        # The lock makes parallel workers wait for the first refresh and then use its result,
+        # so a rotated refresh token is redeemed exactly once.
+        connection = (
+            M365Connection.objects.select_for_update(of=("self",))
+            .select_related("card")
+            .filter(card_id=card_id)
+            .first()
+        )
+        if connection is None or not connection.token_cache:
+            code = UserCard.objects.filter(pk=card_id).values_list("code", flat=True).first()
+            raise NotAuthenticatedError(card=code or "")
+        if connection.status == M365Status.REAUTH_NEEDED:
+            # Known dead: asking the identity provider again would only loop.
+            raise ReauthenticationRequiredError(card=connection.card.code)
+        cache = msal.SerializableTokenCache()
+        cache.deserialize(connection.token_cache)
+        app = msal_app_build(token_cache=cache)
+        result = _silent(app, connection, force_refresh=force_refresh)
+        if result is not None and "access_token" in result:
+            if cache.has_state_changed:
+                connection.token_cache = cache.serialize()
+                connection.token_refreshed_at = timezone.now()
+                connection.save(update_fields=["token_cache", "token_refreshed_at", "updated_at"])
+            return str(result["access_token"])
+        failure = msal_error(result or {"error": "invalid_grant"})
+        if isinstance(failure, ReauthenticationRequiredError):
+            failure = ReauthenticationRequiredError(
+                error=failure.error, code=failure.code, card=connection.card.code
+            )
+            connection.status = M365Status.REAUTH_NEEDED
+            connection.save(update_fields=["status", "updated_at"])
+            _on_reauth_needed(connection.card, failure)
+    # Raised outside the atomic block so that the status change and the event are kept.
+    raise failure
+
+
+def _silent(
+    app: msal.ConfidentialClientApplication, connection: M365Connection, *, force_refresh: bool
+) -> Mapping[str, Any] | None:
+    home_account_id = f"{connection.object_id}.{connection.tenant_id}"
+    accounts = app.get_accounts()
+    account = next((a for a in accounts if a.get("home_account_id") == home_account_id), None)
+    if account is None and len(accounts) == 1:
+        account = accounts[0]
+    if account is None:
+        return None
+    # MSAL serves a cached token only while more than five minutes remain (its own rule in
+    # ClientApplication._acquire_token_silent_from_cache_and_possibly_refresh_it) and
+    # otherwise redeems the refresh token: the freshness the issue asks for.
+    return msal_call(
+        app.acquire_token_silent_with_error, SCOPES, account, force_refresh=force_refresh
+    )
+
+
+def _on_reauth_needed(card: UserCard, error: ReauthenticationRequiredError) -> None:
+    """React once to a card whose consent expired or was revoked: record the event.
+
+    Called inside the transaction that switched the card to "reauth_needed", so it runs once
+    per lapse. The mass-mail jobs issue extends this to pause the user's jobs.
+    """
+    MailEvent.objects.create(
+        card=card,
+        user_code=card.code,
+        kind=EventKind.REAUTH_NEEDED,
+        cause=error.cause,
+        message=error.user_message,
+    )
