@@ -31,10 +31,21 @@
   function sslHintElement(ssl) {
     var hint = byId("ssl-tls-hint");
     if (!hint) {
+      // Built once: rebuilding it on every event would pull the button away mid-click.
       hint = document.createElement("div");
       hint.id = "ssl-tls-hint";
       hint.className = "ssl-tls-hint";
       hint.setAttribute("aria-live", "polite");
+      var text = document.createElement("span");
+      var use = document.createElement("button");
+      use.type = "button";
+      use.className = "button ssl-tls-use";
+      use.addEventListener("click", function () {
+        ssl.value = use.dataset.value;
+        changed(ssl);
+      });
+      hint.appendChild(text);
+      hint.appendChild(use);
       ssl.insertAdjacentElement("afterend", hint);
     }
     return hint;
@@ -44,28 +55,16 @@
     var hint = sslHintElement(ssl);
     var port = portOf(server.value);
     var suggested = SUGGESTED[port];
-    hint.textContent = "";
     if (!suggested || ssl.value === suggested) {
       hint.hidden = true;
       return;
     }
     hint.hidden = false;
-    if (ssl.value === "") {
-      hint.appendChild(document.createTextNode("Port " + port + ": “" + LABELS[suggested] + "” will be used. "));
-    } else {
-      hint.appendChild(document.createTextNode(
-        "Port " + port + " usually expects “" + LABELS[suggested] + "”, not “" + LABELS[ssl.value] + "”. "
-      ));
-    }
-    var use = document.createElement("button");
-    use.type = "button";
-    use.className = "button ssl-tls-use";
-    use.textContent = "Use " + LABELS[suggested];
-    use.addEventListener("click", function () {
-      ssl.value = suggested;
-      changed(ssl);
-    });
-    hint.appendChild(use);
+    hint.firstChild.textContent = ssl.value === ""
+      ? "Port " + port + ": “" + LABELS[suggested] + "” will be used. "
+      : "Port " + port + " usually expects “" + LABELS[suggested] + "”, not “" + LABELS[ssl.value] + "”. ";
+    hint.lastChild.dataset.value = suggested;
+    hint.lastChild.textContent = "Use " + LABELS[suggested];
   }
 
   function presetApply(button, fields) {

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connections
 
 from tests.conftest import service_missing
 from users.forms import CARD_FIELDS
@@ -63,3 +64,6 @@ def chromium_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         finally:
             context.close()
             browser.close()
+            # Inside Playwright's event loop asgiref gives this thread fresh database
+            # connections; close them, or the test database cannot be dropped afterwards.
+            connections.close_all()
