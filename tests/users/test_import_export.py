@@ -24,26 +24,37 @@ from users.models import SystemSettings, UserCard
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    """Hash the factories' account passwords quickly; these tests are not about logins."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 User = get_user_model()
 
 
-def manage_run(*args: str, stdin: str | None = None, keys: list[str] | None = None):
-    """Run `manage.py` in a subprocess against the test database; return the CompletedProcess."""
+def manage_env(keys: list[str] | None = None) -> dict[str, str]:
+    """Return the environment of a `manage.py` subprocess using the test database and keys."""
     db = connection.settings_dict
     password = f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else ""
     url = (
         f"postgres://{quote(db['USER'])}{password}@{db['HOST'] or '127.0.0.1'}:"
         f"{db['PORT'] or 5432}/{db['NAME']}"
     )
-    env = {
+    return {
         **os.environ,
         "DATABASE_URL": url,
         "FIELD_ENCRYPTION_KEYS": ",".join(keys or [TEST_KEYS[0]]),
     }
+
+
+def manage_run(*args: str, stdin: str | None = None, keys: list[str] | None = None):
+    """Run `manage.py` in a subprocess against the test database; return the CompletedProcess."""
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=settings.BASE_DIR,
-        env=env,
+        env=manage_env(keys),
         input=stdin,
         capture_output=True,
         text=True,

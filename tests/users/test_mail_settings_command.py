@@ -14,6 +14,13 @@ from tests.users.test_import_export import manage_run
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    """Hash the factories' account passwords quickly; these tests are not about logins."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 JSON_KEYS = {
     "mode",
     "host",
