@@ -6,6 +6,7 @@ import io
 import json
 
 import pytest
+from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -148,3 +149,11 @@ def test_mail_settings_exit_status_in_subprocess():
     unknown = manage_run("mail_settings", "NOBODY")
     assert unknown.returncode != 0
     assert "NOBODY" in unknown.stderr and unknown.stdout == ""
+
+
+def test_mail_settings_undecryptable_password_is_error(global_smtp, settings):
+    """A password no key opens stops the command with the fix, not a traceback or the token."""
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    with pytest.raises(CommandError, match="FIELD_ENCRYPTION_KEYS") as excinfo:
+        mail_settings("KIVI", "--json")
+    assert "gAAAA" not in str(excinfo.value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from mailer.services import sender_config_get
@@ -56,7 +57,7 @@ class Command(BaseCommand):
             raise CommandError(f"No user card has the code “{code}”.")
         try:
             view = sender_config_get(card=card).public_view()
-        except EncryptionKeyError as exc:
+        except (EncryptionKeyError, ImproperlyConfigured) as exc:
             raise CommandError(f"Cannot resolve the mail settings of {card.code}: {exc}") from None
         result = {key: view[key] for key in JSON_KEYS}
         if options["json"]:
