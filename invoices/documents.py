@@ -9,9 +9,15 @@ from typing import TYPE_CHECKING
 
 from django.utils.html import escape, linebreaks
 
-from invoices.pdf import invoice_pdf_render, money_format, price_format, quantity_format
+from invoices.pdf import (
+    invoice_pdf_render,
+    money_format,
+    price_format,
+    quantity_format,
+    seller_name,
+)
 from mailer.messages import Attachment, message_build
-from users.models import MailAsAttachment, SystemSettings
+from users.models import MailAsAttachment
 
 if TYPE_CHECKING:
     from django.core.mail import EmailMultiAlternatives
@@ -42,7 +48,7 @@ PLACEHOLDERS: Mapping[str, str] = {
     "vat": "VAT amount",
     "total": "total with VAT",
     "currency": "currency code, e.g. EUR",
-    "company": "your company name (System settings)",
+    "company": "your company name (System settings; else your name)",
     "sender": "your name (user card)",
     "sender_email": "your e-mail address (user card)",
     "document_intro": "“Please find attached” (PDF) or “Below is” (in the body)",
@@ -246,7 +252,7 @@ def invoice_email_build(
         raise InvoiceRecipientError(problem)
     card = invoice.owner
     as_pdf = card.mail_as_attachment == MailAsAttachment.PDF
-    company = SystemSettings.load().company_name
+    company = seller_name(invoice)
     values = invoice_placeholder_values(invoice=invoice, company=company, as_pdf=as_pdf)
     # A line break in a subject would be a header injection: fold the values to one line (the
     # template itself is still checked by message_build).

@@ -97,6 +97,11 @@ def _core_text(text: str) -> str:
     return "".join(out)
 
 
+def seller_name(invoice: Invoice) -> str:
+    """Return the seller: the company of System settings, else the owner's name or code."""
+    return SystemSettings.load().company_name or invoice.owner.name or invoice.owner.code
+
+
 def money_format(amount: Decimal) -> str:
     """Return an amount with a no-break space between thousands: 12 345.60."""
     return f"{amount:,.2f}".replace(",", "\u00a0")
@@ -175,7 +180,7 @@ class _InvoicePDF(FPDF):
 
 def invoice_pdf_render(*, invoice: Invoice, compress: bool = True) -> bytes:
     """Render the invoice to PDF bytes: the same invoice always gives the same bytes."""
-    company = SystemSettings.load().company_name or "—"
+    company = seller_name(invoice)
     owner = invoice.owner
     lines = list(invoice.lines.all())
     currency = invoice.currency

@@ -236,3 +236,11 @@ def test_default_subject_template_is_valid():
     """The default templates pass the same check as edited ones."""
     invoice_template_check(DEFAULT_SUBJECT_TEMPLATE)
     assert set(PLACEHOLDERS) >= {"number", "customer", "total", "due_date", "company"}
+
+
+def test_invoice_email_build_without_company_names_the_owner():
+    """Without a company name in System settings the owner's name stands in for {company}."""
+    invoice = _invoice()
+    system_settings_set(company_name="")
+    message = invoice_email_build(invoice=invoice, config=_config(invoice.owner))
+    assert message.subject == f"Invoice {invoice.number} from Kadri Kivi"
