@@ -181,3 +181,12 @@ def test_makefile_targets_call_the_scripts():
     assert "./bin/run" in targets["run"]
     assert "./bin/test" in targets["test"]
     assert "ruff" in targets["lint"] and "mypy" in targets["lint"]
+
+
+def test_readme_commands_marked_ready_exist():
+    """Every command the README lists as ready is a real manage.py command."""
+    readme = (ROOT / "README.md").read_text()
+    rows = re.findall(r"^\| `([a-z_]+)[^|]*\|.*\| (ready|coming) \|$", readme, re.MULTILINE)
+    ready = {name for name, status in rows if status == "ready"}
+    assert {"seed_demo", "import_usercards", "export_usercards", "mail_settings"} <= ready
+    assert ready <= set(get_commands()), sorted(ready - set(get_commands()))
