@@ -60,6 +60,15 @@ install_is_current() {
     return 1
 }
 
+# Run the venv's pip quietly, leaving out the warnings about this machine's absent local indexes.
+pip_run() {
+    local status
+    "$VENV_PY" -m pip --disable-pip-version-check "$@" 2>&1 \
+        | { grep -v "^WARNING: Location 'file:.*' is ignored" || true; } >&2
+    status=${PIPESTATUS[0]}
+    return "$status"
+}
+
 # Create .venv if needed and install the project when pyproject.toml changed since last time.
 venv_ensure() {
     local extras="${1:-runtime}" python spec=".[dev]"
@@ -79,12 +88,11 @@ venv_ensure() {
             # --clear emptied the folder, lock file included: take the lock again.
             exec 9>"$VENV_DIR/.install-lock"
             command -v flock >/dev/null 2>&1 && flock 9
-            "$VENV_PY" -m pip install --quiet --disable-pip-version-check --upgrade pip \
-                || die "pip could not upgrade itself in $VENV_DIR."
+            pip_run install --quiet --upgrade pip || die "pip could not upgrade itself in $VENV_DIR."
         fi
         say "Installing the project into $VENV_DIR ($spec): first run or pyproject.toml changed"
-        (cd "$ROOT_DIR" && "$VENV_PY" -m pip install --quiet --disable-pip-version-check \
-            -e "$spec") || die "pip install -e '$spec' failed (see above)."
+        (cd "$ROOT_DIR" && pip_run install --quiet -e "$spec") \
+            || die "pip install -e '$spec' failed (see above)."
         install_wanted "$extras" >"$VENV_DIR/.install-stamp"
     fi
     exec 9>&-
