@@ -8,8 +8,10 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import RequestFactory
 from django.urls import reverse
+from django.utils import timezone
 from django.views.debug import SafeExceptionReporterFilter
 
+from oauth365.models import M365Connection, M365Status
 from tests.factories import SmtpCardFactory, UserCardFactory, system_settings_set
 from users.models import MailSender, SystemSettings, UserCard
 
@@ -307,3 +309,19 @@ def test_systemsettings_admin_refuses_unknown_card(admin_client):
     assert response.status_code == 200
     assert "No user card has the code" in response.content.decode()
     assert SystemSettings.load().mail_sending_user_code == ""
+
+
+def test_usercard_admin_shows_m365_status_without_token(admin_client):
+    """The card shows the signed-in Microsoft 365 account and state, never the token cache."""
+    card = UserCardFactory(code="MARI", mail_sender=MailSender.M365_OAUTH)
+    M365Connection.objects.create(
+        card=card,
+        token_cache='{"RefreshToken": "TOKEN-CACHE-SECRET"}',
+        account="mari@contoso.test",
+        status=M365Status.REAUTH_NEEDED,
+        authenticated_at=timezone.now(),
+    )
+    html = admin_client.get(change_url(card)).content.decode()
+    assert "mari@contoso.test" in html
+    assert "Re-authentication needed" in html
+    assert "TOKEN-CACHE-SECRET" not in html
