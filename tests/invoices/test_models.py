@@ -118,3 +118,52 @@ def test_invoice_number_unique():
     with pytest.raises(IntegrityError), transaction.atomic():
         InvoiceFactory(number="DUP-1")
     assert Invoice.objects.filter(number="DUP-1").count() == 1
+
+
+@pytest.mark.django_db
+def test_invoice_admin_changelist_searches_and_shows_address_problem(admin_client):
+    """The admin list searches by customer and marks an unusable customer address."""
+    InvoiceFactory(number="S-1", customer_name="Saare Kala OÜ", customer_email="bad-address")
+    InvoiceFactory(number="S-2", customer_name="Viru Tehnika AS")
+    response = admin_client.get("/admin/invoices/invoice/", {"q": "Saare"})
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "S-1" in content
+    assert "S-2" not in content
+    assert 'alt="False"' in content
+
+
+@pytest.mark.django_db
+def test_invoice_admin_add_computes_totals_from_lines(admin_client):
+    """Saving an invoice with lines in the admin stores the computed totals."""
+    owner = InvoiceFactory().owner
+    prefix_lines, prefix_files = "lines", "attachments"
+    response = admin_client.post(
+        "/admin/invoices/invoice/add/",
+        {
+            "number": "ADM-1",
+            "owner": owner.pk,
+            "issue_date": "2026-03-02",
+            "due_date": "2026-03-16",
+            "currency": "EUR",
+            "customer_name": "Kuusiku Mööbel OÜ",
+            "customer_email": "arved@kuusiku.example.test",
+            "notes": "",
+            f"{prefix_lines}-TOTAL_FORMS": "1",
+            f"{prefix_lines}-INITIAL_FORMS": "0",
+            f"{prefix_lines}-0-position": "1",
+            f"{prefix_lines}-0-description": "Office chairs (pcs)",
+            f"{prefix_lines}-0-quantity": "3",
+            f"{prefix_lines}-0-unit_price": "99.99",
+            f"{prefix_lines}-0-vat_rate": "22",
+            f"{prefix_files}-TOTAL_FORMS": "0",
+            f"{prefix_files}-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    invoice = Invoice.objects.get(number="ADM-1")
+    assert (invoice.subtotal, invoice.vat, invoice.total) == (
+        Decimal("299.97"),
+        Decimal("65.99"),
+        Decimal("365.96"),
+    )
