@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib import admin
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import RequestFactory
@@ -70,13 +71,16 @@ def test_usercard_admin_invalid_post_never_renders_password(admin_client, card_p
 
 
 def test_usercard_admin_blank_password_keeps_stored(admin_client, card_post_data):
-    """Saving with an empty password input keeps the stored password."""
+    """An empty password input keeps the stored password and logs no password change."""
     card = SmtpCardFactory(smtp_password=SECRET)
     response = admin_client.post(change_url(card), card_post_data(card, name="Renamed"))
     assert response.status_code == 302
     card.refresh_from_db()
     assert card.name == "Renamed"
     assert card.smtp_password == SECRET
+    history = LogEntry.objects.get(object_id=str(card.pk)).get_change_message()
+    assert "Name" in history
+    assert "Password" not in history
 
 
 def test_usercard_admin_typed_password_replaces_stored(admin_client, card_post_data):
