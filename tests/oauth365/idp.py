@@ -11,6 +11,7 @@ Endpoints under https://localhost:<port>/<tenant>/:
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import html
@@ -26,6 +27,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import trustme
+
+
+@functools.cache
+def _certificates() -> tuple[trustme.CA, trustme.LeafCert]:
+    # Key generation is the slow part of a provider's start: one CA serves every test.
+    ca = trustme.CA()
+    return ca, ca.issue_cert("localhost", "127.0.0.1")
 
 
 def b64url(raw: bytes) -> str:
@@ -79,8 +87,7 @@ class IdentityProvider:
         self.access_tokens: dict[str, tuple[str, float]] = {}
         self.authorize_requests: list[dict[str, str]] = []
         self.token_requests: list[dict[str, str]] = []
-        self.ca = trustme.CA()
-        self._cert = self.ca.issue_cert("localhost", "127.0.0.1")
+        self.ca, self._cert = _certificates()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
@@ -99,7 +106,9 @@ class IdentityProvider:
         server.socket = context.wrap_socket(server.socket, server_side=True)
         self._server = server
         self.port = server.server_address[1]
-        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
