@@ -113,6 +113,8 @@ MAILERS = {
             else "django.core.mail.backends.smtp.EmailBackend",
         ),
     },
+    # Mail sent on behalf of a user goes through that user's resolved card settings.
+    "usercard": {"BACKEND": "mailer.backends.UserCardEmailBackend"},
 }
 DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="webmaster@localhost")
 
@@ -165,5 +167,7 @@ LOGGING = {
         # Never log request bodies or SMTP conversations: they carry secrets.
         "django.request": {"level": "ERROR"},
         "mail.log": {"level": "WARNING"},
+        # fontTools reports every font subset at INFO: thousands of lines per invoice job.
+        "fontTools": {"level": "WARNING"},
     },
 }

@@ -9,14 +9,14 @@ from django.db.models import QuerySet
 from mailer.models import EventKind, MailEvent
 
 if TYPE_CHECKING:
-    from mailer.exceptions import MailDeliveryError
+    from mailer.services import SendError
     from users.models import UserCard
 
 
 def mail_event_record_failure(
     *,
     card: UserCard,
-    error: MailDeliveryError,
+    error: SendError,
     recipient: str = "",
     message_id: str = "",
 ) -> MailEvent:
@@ -28,11 +28,11 @@ def mail_event_record_failure(
         kind=kind,
         cause=error.cause,
         message=error.user_message,
-        recipient=recipient or (error.recipient or ""),
+        recipient=recipient or (getattr(error, "recipient", None) or ""),
         message_id=message_id,
-        smtp_code=error.smtp_code,
-        smtp_reply=error.smtp_reply or "",
-        step=error.step or "",
+        smtp_code=getattr(error, "smtp_code", None),
+        smtp_reply=getattr(error, "smtp_reply", "") or "",
+        step=str(getattr(error, "step", "") or ""),
     )
 
 

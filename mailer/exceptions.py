@@ -108,6 +108,11 @@ class MailConnectionError(MailDeliveryError):
             "Could not connect to {host} on port {port} ({detail}). Check Mail server and that "
             "this network can reach it."
         ),
+        "host_not_allowed": (
+            "{host} resolves to {detail}, an internal address that mail servers named on a card "
+            "may not use. Name the provider's public mail server; an administrator may allow "
+            "internal servers with MAILER_ALLOW_PRIVATE_HOSTS."
+        ),
     }
 
 

@@ -27,6 +27,8 @@ def service_missing(reason: str) -> None:
 def _test_settings(settings):
     """Give every test its own encryption keys and allow loopback SMTP hosts."""
     settings.FIELD_ENCRYPTION_KEYS = [TEST_KEYS[0]]
+    # Accounts are made by the hundred in tests: a fast hasher keeps that cheap.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MAILER_ALLOW_PRIVATE_HOSTS = True
     settings.PLATFORM_RELAY_URL = "smtp://relay.platform.test:25"
     settings.EVENT_MAILBOX_DOMAIN = "event.data.directo.ee"

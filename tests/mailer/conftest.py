@@ -231,13 +231,21 @@ def smtp_server(ca: trustme.CA, smtp_settings: Any) -> Iterator[Callable[..., Se
         xoauth2: bool = False,
         exclude_mechanisms: tuple[str, ...] = (),
         auth_require_tls: bool | None = None,
+        by_address: bool = False,
     ) -> Server:
         sink = Sink(users=dict(users or {}))
-        cert = (cert_ca or ca).issue_cert(*(cert_names or (name,)))
-        server_context = None
-        if tls != "no":
+
+        def contexts(address: str) -> dict[str, Any]:
+            # by_address: the certificate names the IP itself, as when a card names the server
+            # by its address ("127.1.2.3:587").
+            names = (address,) if by_address else (cert_names or (name,))
+            cert = (cert_ca or ca).issue_cert(*names)
+            if tls == "no":
+                return {}
             server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             cert.configure_cert(server_context)
+            return {"tls_context" if tls == "starttls" else "ssl_context": server_context}
+
         kwargs: dict[str, Any] = {
             "authenticator": sink.authenticate,
             "auth_exclude_mechanism": [*exclude_mechanisms, *([] if xoauth2 else ["XOAUTH2"])],
@@ -247,14 +255,15 @@ def smtp_server(ca: trustme.CA, smtp_settings: Any) -> Iterator[Callable[..., Se
             else auth_require_tls,
             "server_hostname": name,
         }
-        if tls == "starttls":
-            kwargs["tls_context"] = server_context
-        if tls == "ssl":
-            kwargs["ssl_context"] = server_context
         for _ in range(20):
             address = loopback_address()
             controller = RecordingController(
-                sink, hostname=address, port=port or DEFAULT_PORTS[tls], ready_timeout=5, **kwargs
+                sink,
+                hostname=address,
+                port=port or DEFAULT_PORTS[tls],
+                ready_timeout=5,
+                **kwargs,
+                **contexts(address),
             )
             try:
                 controller.start()
@@ -265,7 +274,12 @@ def smtp_server(ca: trustme.CA, smtp_settings: Any) -> Iterator[Callable[..., Se
                 continue
             controllers.append(controller)
             sink.reset()  # forget the controller's own start-up probe connection
-            return Server(address=address, port=controller.port, sink=sink, name=name)
+            return Server(
+                address=address,
+                port=controller.port,
+                sink=sink,
+                name=address if by_address else name,
+            )
         raise RuntimeError("no free loopback address found")
 
     yield start
