@@ -9,6 +9,9 @@ from cryptography.fernet import Fernet
 
 from users import crypto
 
+# Real local SMTP servers (aiosmtpd + trustme) for every test package.
+pytest_plugins = ["tests.smtp_servers"]
+
 TEST_KEYS = [Fernet.generate_key().decode(), Fernet.generate_key().decode()]
 
 

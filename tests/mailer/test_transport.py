@@ -23,7 +23,7 @@ from mailer.exceptions import (
 )
 from mailer.platform import Platform
 from mailer.transport import SmtpTransport, ssl_context_create
-from tests.mailer.conftest import DROP, VALID_TOKEN, XOAUTH2_SCOPE, Server
+from tests.smtp_servers import DROP, VALID_TOKEN, XOAUTH2_SCOPE, Server
 
 USER, PASSWORD = "kivi@acme.test", "Sälajane-parool-42"
 SENDER, RECIPIENT = "kivi@acme.test", "customer@example.test"

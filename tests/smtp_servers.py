@@ -1,4 +1,4 @@
-"""Real local SMTP servers for the transport tests: aiosmtpd on 127.x.y.z with trustme certs."""
+"""Real local SMTP servers for tests: aiosmtpd on 127.x.y.z with trustme certificates."""
 
 from __future__ import annotations
 
