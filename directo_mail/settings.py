@@ -143,6 +143,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE = {
+    # Redeems idle Microsoft 365 refresh tokens (they lapse after 90 idle days) and warns early.
+    "oauth365-tokens-keep-fresh": {"task": "oauth365.tokens_keep_fresh", "schedule": 6 * 3600},
+}
 
 # --- OAUTH365 ------------------------------------------------------------------------------
 OAUTH365_CLIENT_ID = env.str("OAUTH365_CLIENT_ID")

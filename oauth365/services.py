@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import msal
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from mailer.models import EventKind, MailEvent
@@ -157,6 +159,60 @@ def m365_access_token_get(*, card: UserCard) -> str:
 def m365_token_keep_fresh(*, card_id: int) -> None:
     """Redeem the card's refresh token now so that an idle consent does not lapse."""
     _access_token_acquire(card_id=card_id, force_refresh=True)
+
+
+# Microsoft's refresh tokens for web apps lapse after 90 days without use; each redemption
+# issues a new one (https://learn.microsoft.com/entra/identity-platform/refresh-tokens).
+REFRESH_TOKEN_IDLE_LIFETIME = timedelta(days=90)
+#: An idle cache is redeemed by the beat task once it has rested this long.
+KEEP_FRESH_AFTER = timedelta(days=7)
+#: Users are warned this long before an unrefreshed consent lapses.
+CONSENT_WARNING_BEFORE = timedelta(days=14)
+CONSENT_EXPIRING_CAUSE = "m365_consent_expiring"
+
+
+def m365_idle_card_ids(*, now: datetime) -> list[int]:
+    """Return the cards whose usable token cache has not been refreshed for a while."""
+    rested = Q(token_refreshed_at__lt=now - KEEP_FRESH_AFTER) | Q(
+        token_refreshed_at__isnull=True, authenticated_at__lt=now - KEEP_FRESH_AFTER
+    )
+    return list(
+        M365Connection.objects.filter(rested, status=M365Status.CONNECTED)
+        .exclude(token_cache="")
+        .order_by("card_id")
+        .values_list("card_id", flat=True)
+    )
+
+
+def m365_consent_lapse_warn(*, now: datetime) -> int:
+    """Warn (once per lapse) on cards whose consent lapses soon because refreshes keep failing."""
+    deadline = now - (REFRESH_TOKEN_IDLE_LIFETIME - CONSENT_WARNING_BEFORE)
+    warned = 0
+    connections = M365Connection.objects.filter(status=M365Status.CONNECTED).select_related("card")
+    for connection in connections.exclude(token_cache=""):
+        last = connection.token_refreshed_at or connection.authenticated_at
+        if last is None or last >= deadline:
+            continue
+        already = MailEvent.objects.filter(
+            card=connection.card, cause=CONSENT_EXPIRING_CAUSE, created_at__gte=last
+        ).exists()
+        if already:
+            continue
+        lapses = (last + REFRESH_TOKEN_IDLE_LIFETIME).date().isoformat()
+        MailEvent.objects.create(
+            card=connection.card,
+            user_code=connection.card.code,
+            kind=EventKind.REAUTH_NEEDED,
+            cause=CONSENT_EXPIRING_CAUSE,
+            message=(
+                f"The Microsoft 365 consent of {connection.account or connection.card.code} "
+                f"lapses on {lapses}: its token could not be refreshed since "
+                f"{last.date().isoformat()}. Click Authenticate Microsoft 365 on the user card "
+                "to authenticate again before then."
+            ),
+        )
+        warned += 1
+    return warned
 
 
 def _access_token_acquire(*, card_id: int, force_refresh: bool) -> str:
