@@ -39,9 +39,10 @@
       }
     }
 
-    function finish(result) {
+    function finish(result, via) {
       if (!waiting) return;
       stopWaiting();
+      section.setAttribute("data-oauth365-via", via); // which path brought the result
       statusFetch().then(function (status) { show(result, status); }, function () { show(result, null); });
     }
 
@@ -59,7 +60,7 @@
       var state = { popup: popup, channel: null, timer: null, onMessage: null };
       state.onMessage = function (event) {
         if (event.origin !== location.origin || !event.data || event.data.type !== "oauth365:result") return;
-        finish(event.data);
+        finish(event.data, "message");
       };
       window.addEventListener("message", state.onMessage);
       if ("BroadcastChannel" in window) {
@@ -68,14 +69,14 @@
         state.channel.onmessage = function (event) {
           if (!event.data || event.data.type !== "oauth365:result") return;
           state.channel.postMessage({ type: "oauth365:ack" });
-          finish(event.data);
+          finish(event.data, "channel");
         };
       }
       // Polling fallback: the server keeps the callback's outcome until the page reads it.
       state.timer = setInterval(function () {
         if (Date.now() - started > POLL_LIMIT_MS) { stopWaiting(); return; }
         statusFetch().then(function (status) {
-          if (waiting && status && status.outcome) finish(status.outcome);
+          if (waiting && status && status.outcome) finish(status.outcome, "poll");
         }, function () {});
       }, POLL_MS);
       waiting = state;
