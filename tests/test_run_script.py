@@ -113,8 +113,7 @@ def session_processes(sid: int) -> list[str]:
 
 
 def test_bin_run_serves_app_with_worker_and_stops_cleanly(tmp_path):
-    """bin/run migrates, seeds, prints the login and URL, serves pages, runs a worker, and
-    stops both processes on SIGTERM."""
+    """bin/run seeds, prints logins, serves pages beside worker and beat; SIGTERM stops all."""
     stamp_check = lib_call("install_is_current runtime", env={"PATH": SYSTEM_PATH})
     if stamp_check.returncode != 0:
         service_missing(".venv is not installed for this pyproject.toml (run bin/test once)")
@@ -142,7 +141,7 @@ def test_bin_run_serves_app_with_worker_and_stops_cleanly(tmp_path):
         url = f"http://127.0.0.1:{port}/"
         while time.monotonic() < deadline:
             text = log.read_text()
-            if f"runs at {url}" in text and " ready." in text:
+            if f"runs at {url}" in text and " ready." in text and "beat: Starting" in text:
                 break
             assert process.poll() is None, text
             time.sleep(0.5)
