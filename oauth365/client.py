@@ -23,6 +23,7 @@ from oauth365.exceptions import (
     AADSTS_ERRORS,
     OAUTH_ERRORS,
     AuthorityDiscoveryError,
+    IdentityProviderCertificateError,
     IdentityProviderUnavailableError,
     M365AuthError,
 )
@@ -164,18 +165,25 @@ def msal_app_build(
             validate_authority=microsoft,
         )
     except requests.RequestException as exc:
-        raise IdentityProviderUnavailableError(description=type(exc).__name__) from exc
+        raise _network_error(exc) from exc
     except ValueError as exc:
         # MSAL reports an unknown authority or tenant (discovery 4xx) as ValueError.
         raise AuthorityDiscoveryError(authority=authority, description=str(exc)) from exc
 
 
 def msal_call[T](function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-    """Call MSAL, turning network failures into the transient named error."""
+    """Call MSAL, turning network failures into named errors."""
     try:
         return function(*args, **kwargs)
     except requests.RequestException as exc:
-        raise IdentityProviderUnavailableError(description=type(exc).__name__) from exc
+        raise _network_error(exc) from exc
+
+
+def _network_error(exc: requests.RequestException) -> M365AuthError:
+    host = urlsplit(str(getattr(exc.request, "url", "") or "")).hostname or ""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return IdentityProviderCertificateError(description=type(exc).__name__, host=host)
+    return IdentityProviderUnavailableError(description=type(exc).__name__, host=host)
 
 
 def msal_error(result: Mapping[str, Any]) -> M365AuthError:

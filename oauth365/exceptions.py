@@ -134,6 +134,15 @@ class IdentityProviderUnavailableError(M365AuthError):
     )
 
 
+class IdentityProviderCertificateError(M365AuthError):
+    cause = "m365_certificate_untrusted"
+    message = (
+        "The certificate of the Microsoft 365 sign-in server {host} is not trusted{code}. If a "
+        "proxy or private authority signs it, an administrator must add that CA certificate "
+        "(PEM) to the file named by MAILER_CA_BUNDLE; the system's trusted CAs stay in use."
+    )
+
+
 class AuthorityDiscoveryError(M365AuthError):
     cause = "m365_authority_unknown"
     message = (
