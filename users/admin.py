@@ -7,9 +7,11 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import ProtectedError, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import reverse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import URLPattern, path, reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -25,6 +27,7 @@ from users.forms import (
 )
 from users.models import MailSender, SslTls, SystemSettings, UserCard
 from users.services import usercard_account_get_or_create
+from users.views import mail_test_context, mail_test_handle, mail_test_respond
 
 SECRET_POST_FIELDS = ("smtp_password",)
 
@@ -45,11 +48,54 @@ class UserCardAdmin(admin.ModelAdmin):
     readonly_fields = ("provider_presets", "m365_status", "effective_settings")
 
     class Media:
-        js = ("users/card_form.js",)
+        js = ("users/card_form.js", "users/test_mail.js")
         css = {"all": ("users/card_form.css",)}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[UserCard]:
         return super().get_queryset(request).select_related("m365_connection")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: UserCard | None = None) -> Any:
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        # The code is the account's username: renaming it here would leave the account behind.
+        return readonly if obj is None else ("code", *readonly)
+
+    def get_urls(self) -> list[URLPattern]:
+        opts = self.opts
+        return [
+            path(
+                "<path:object_id>/test-mail/",
+                self.admin_site.admin_view(self.test_mail_view),
+                name=f"{opts.app_label}_{opts.model_name}_test_mail",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _test_mail_url(self, card: UserCard) -> str:
+        opts = self.opts
+        return reverse(
+            f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_test_mail", args=[card.pk]
+        )
+
+    def test_mail_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Send a test e-mail (or a dry run) through any saved card the staff user may change."""
+        card = self.get_object(request, unquote(object_id))
+        if card is None:
+            raise Http404(f"No user card with the id “{object_id}”.")
+        if not self.has_change_permission(request, card):
+            raise PermissionDenied
+        action = self._test_mail_url(card)
+        if request.method == "POST":
+            context, status = mail_test_handle(request, card=card, action=action)
+        else:
+            context, status = mail_test_context(card=card, action=action), 200
+        context |= {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": card,
+            "title": f"Send test e-mail: {card.code}",
+            "subtitle": None,
+        }
+        return mail_test_respond(request, "admin/users/usercard/test_mail.html", context, status)
 
     def get_fieldsets(self, request: HttpRequest, obj: UserCard | None = None) -> Any:
         fieldsets: list[tuple[str | None, dict[str, Any]]] = [
@@ -124,6 +170,14 @@ class UserCardAdmin(admin.ModelAdmin):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
+        card = self.get_object(request, unquote(object_id)) if object_id else None
+        if card is not None and self.has_change_permission(request, card):
+            url = self._test_mail_url(card)
+            extra_context = {
+                **(extra_context or {}),
+                **mail_test_context(card=card, action=url),
+                "test_mail_url": url,
+            }
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request: HttpRequest, obj: UserCard, form: Any, change: bool) -> None:

@@ -8,4 +8,5 @@ app_name = "users"
 
 urlpatterns = [
     path("user/", views.personal_card, name="personal_card"),
+    path("user/test-mail/", views.personal_test_mail, name="test_mail"),
 ]

@@ -1,16 +1,30 @@
-"""Views of the signed-in user's own card ("Personal → User")."""
+"""Views of the signed-in user's own card ("Personal → User") and its "Send test e-mail"."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
+from mailer.services import MailTestRateLimitedError, mail_test_send
+from mailer.transport import TranscriptStep
 from users.forms import PersonalCardForm, effective_settings, m365_status, preset_buttons_render
 from users.models import MailSender, UserCard
+
+#: test_mail.js asks for the panel alone (to show the result in place) with this header.
+FRAGMENT_HEADER = "X-Test-Mail-Fragment"
+TEST_MAIL_PREFIX = "test_mail"
 
 
 @sensitive_post_parameters("smtp_password")
@@ -44,5 +58,105 @@ def personal_card(request: HttpRequest) -> HttpResponse:
             "m365": m365,
             "m365_mode": MailSender.M365_OAUTH,
             "effective": effective,
+            **mail_test_context(card=card, action=reverse("users:test_mail")),
         },
     )
+
+
+class RecipientField(forms.EmailField):
+    """An e-mail address on one line: CR/LF is refused before the usual stripping hides it."""
+
+    def to_python(self, value: Any) -> str | None:
+        if isinstance(value, str) and ("\r" in value or "\n" in value):
+            raise ValidationError(
+                "The recipient address must be on one line (no line breaks).", code="line_break"
+            )
+        return super().to_python(value)
+
+
+class MailTestForm(forms.Form):
+    """The recipient and the dry-run switch of "Send test e-mail"; no secret is ever posted."""
+
+    to = RecipientField(label="Recipient", max_length=254)
+    dry_run = forms.BooleanField(
+        label="Dry run (stop before sending)",
+        required=False,
+        help_text="Connect, sign in and check the addresses, then RSET: nothing is sent.",
+    )
+
+
+@dataclass
+class MailTestOutcome:
+    """What the result panel shows: the transcript, and the explained error or success line."""
+
+    to: str
+    dry_run: bool
+    ok: bool
+    steps: list[TranscriptStep] = field(default_factory=list)
+    message: str = ""
+
+
+def mail_test_context(
+    *, card: UserCard, action: str, form: MailTestForm | None = None
+) -> dict[str, Any]:
+    """Return the context of the "Send test e-mail" panel (templates/users/_test_mail.html)."""
+    if form is None:
+        form = MailTestForm(prefix=TEST_MAIL_PREFIX, initial={"to": card.email})
+    return {"test_mail_form": form, "test_mail_action": action, "test_mail_card": card}
+
+
+def mail_test_handle(
+    request: HttpRequest, *, card: UserCard, action: str
+) -> tuple[dict[str, Any], int]:
+    """Validate the posted recipient, run the test through the saved card, return context."""
+    form = MailTestForm(request.POST, prefix=TEST_MAIL_PREFIX)
+    context = mail_test_context(card=card, action=action, form=form)
+    if not form.is_valid():
+        return context, 400
+    to, dry_run = form.cleaned_data["to"], form.cleaned_data["dry_run"]
+    try:
+        result = mail_test_send(card=card, to=to, dry_run=dry_run)
+    except MailTestRateLimitedError as exc:
+        context["test_mail"] = MailTestOutcome(
+            to=to, dry_run=dry_run, ok=False, message=exc.user_message
+        )
+        return context, 429
+    if result.error is not None:
+        message = result.error.user_message
+    elif dry_run:
+        message = f"The server accepted the dry run for {to}: the test e-mail was not sent."
+    else:
+        message = f"The server accepted the test e-mail for {to}."
+    context["test_mail"] = MailTestOutcome(
+        to=to, dry_run=dry_run, ok=result.ok, steps=result.transcript, message=message
+    )
+    return context, 200
+
+
+def mail_test_respond(
+    request: HttpRequest, template: str, context: dict[str, Any], status: int = 200
+) -> HttpResponse:
+    """Render the full page, or only the panel (form and result) when test_mail.js asks."""
+    if request.headers.get(FRAGMENT_HEADER):
+        html = render_to_string("users/_test_mail.html", context, request=request)
+        response = HttpResponse(html, status=status)
+    else:
+        response = render(request, template, context, status=status)
+    patch_vary_headers(response, [FRAGMENT_HEADER])
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def personal_test_mail(request: HttpRequest) -> HttpResponse:
+    """Send a test e-mail (or a dry run) through the signed-in user's own saved card."""
+    # Only ever the signed-in user's own card: no id or code comes from the request.
+    card: UserCard | None = getattr(request.user, "card", None)
+    if card is None:
+        return render(request, "users/personal_card_missing.html", status=404)
+    action = reverse("users:test_mail")
+    if request.method == "POST":
+        context, status = mail_test_handle(request, card=card, action=action)
+    else:
+        context, status = mail_test_context(card=card, action=action), 200
+    return mail_test_respond(request, "users/test_mail.html", context, status)
