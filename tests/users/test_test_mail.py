@@ -19,6 +19,7 @@ from users.views import FRAGMENT_HEADER
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "Sälajane-parool-1"
+BROWSER_PASSWORD = "correct-horse-battery-staple"
 PERSONAL_URL = "/personal/user/test-mail/"
 PORT_TLS = {25: "no", 465: "ssl", 587: "starttls"}
 
@@ -334,3 +335,38 @@ def test_usercard_admin_code_editable_on_add_page(admin_client):
     """The add page still asks for the code."""
     html = admin_client.get(reverse("admin:users_usercard_add")).content.decode()
     assert 'name="code"' in html
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_test_mail_js_shows_transcript_in_place(chromium_page, live_server, smtp_server):
+    """In Chromium the dry run's transcript appears on the card page without leaving it."""
+    server = smtp_server(tls="starttls", users={"mari@acme.test": PASSWORD}, by_address=True)
+    card = server_card(server)
+    card.user.set_password(BROWSER_PASSWORD)
+    card.user.save()
+    page = chromium_page
+    page.goto(f"{live_server.url}/accounts/login/?next=/personal/user/")
+    page.fill("#id_username", "MARI")
+    page.fill("#id_password", BROWSER_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/personal/user/")
+
+    assert page.locator("#id_test_mail-to").input_value() == "mari@acme.test"
+    page.fill("#id_test_mail-to", "customer@example.test")
+    page.check("#id_test_mail-dry_run")
+    page.click("[data-test-mail-submit]")
+    message = page.locator("[data-test-mail-result] .test-mail-message")
+    message.wait_for()
+    assert "accepted the dry run" in message.inner_text()
+    assert page.url == f"{live_server.url}/personal/user/"
+    assert page.locator(".test-mail-transcript th[scope=row]").all_inner_texts()[-1] == "RSET"
+    assert PASSWORD not in page.content()
+    assert "RSET" in server.sink.verbs()
+    assert server.sink.deliveries == []
+
+    # The replaced panel keeps working: a second, bad address is refused in place.
+    page.fill("#id_test_mail-to", "not-an-address")
+    page.click("[data-test-mail-submit]")
+    page.locator("#id_test_mail-to_error").wait_for()
+    assert page.url == f"{live_server.url}/personal/user/"
