@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "mailer",
     "oauth365",
     "invoices",
+    "deliverability",
 ]
 
 MIDDLEWARE = [

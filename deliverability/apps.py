@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class DeliverabilityConfig(AppConfig):
+    """The event mailbox (bounces, inbound mail) and the DNS diagnostics of a card's domain."""
+
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "deliverability"
+    verbose_name = "Deliverability"

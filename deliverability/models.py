@@ -1,0 +1,44 @@
+"""Mail received by the event mailbox, kept (size-capped) for administrators to inspect."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.db import models
+
+from mailer.models import MailEvent
+
+#: At most this many bytes of a received message are stored; the size field keeps the real size.
+RAW_STORE_LIMIT = 256 * 1024
+
+
+class InboundKind(models.TextChoices):
+    BOUNCE = "bounce", "Bounce (delivery failed)"
+    DELAYED = "delayed", "Delivery delayed"
+    INBOUND = "inbound", "Other mail"
+    UNPARSABLE = "unparsable", "Unparsable"
+
+
+class InboundMessage(models.Model):
+    """One message the event mailbox accepted: envelope, size, what it was, and its raw bytes."""
+
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    envelope_from = models.CharField(max_length=320, blank=True)
+    envelope_to = models.TextField(blank=True, help_text="Envelope recipients, one a line.")
+    peer = models.CharField(max_length=100, blank=True)
+    size = models.PositiveIntegerField(default=0)
+    kind = models.CharField(max_length=12, choices=InboundKind.choices, db_index=True)
+    subject = models.CharField(max_length=998, blank=True)
+    message_id = models.CharField(max_length=998, blank=True)
+    original_message_id = models.CharField(max_length=998, blank=True, db_index=True)
+    bounce_format = models.CharField(max_length=20, blank=True)
+    parse_error = models.CharField(max_length=500, blank=True)
+    raw = models.BinaryField(blank=True)
+    raw_truncated = models.BooleanField(default=False)
+    events = models.ManyToManyField(MailEvent, blank=True, related_name="inbound_messages")
+
+    class Meta:
+        ordering: ClassVar = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.received_at:%Y-%m-%d %H:%M} {self.kind} from {self.envelope_from or '<>'}"

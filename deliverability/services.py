@@ -1,0 +1,286 @@
+"""Recording what the event mailbox receives: bounces become events on the sender's card."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from email.utils import getaddresses
+
+from django.apps import apps
+from django.db import transaction
+from django.db.models import Model
+
+from deliverability.dsn import (
+    BounceRecipient,
+    BounceReport,
+    bounce_parse,
+    message_id_normalize,
+    message_parse,
+    text_clean,
+)
+from deliverability.models import RAW_STORE_LIMIT, InboundKind, InboundMessage
+from deliverability.verp import verp_card_code
+from mailer.models import EventKind, MailEvent
+from users.models import UserCard
+
+logger = logging.getLogger(__name__)
+
+BOUNCED = "bounced"
+
+#: cause → what it means for the sender, in their terms.
+BOUNCE_CAUSES = {
+    "recipient_unknown": "the address does not exist at the receiving server; check the "
+    "customer's e-mail address",
+    "domain_unknown": "the recipient's domain does not receive mail; check the part after the @",
+    "mailbox_full": "the recipient's mailbox is full; try again later or reach them another way",
+    "mailbox_unavailable": "the recipient's mailbox is disabled or unavailable",
+    "rejected_authentication": "the receiving server did not trust the sender's domain (SPF, "
+    "DKIM or DMARC failed); see the DNS diagnostics on your card, or send with Directo-Reply-To",
+    "rejected_policy": "the receiving server refused the message by its policy (spam filter or "
+    "block list)",
+    "message_too_big": "the message is larger than the receiving server accepts",
+    "routing_failed": "the receiving server could not be reached or routed the message nowhere",
+    "bounced": "the receiving server refused the message",
+}
+_AUTH_STATUSES = ("5.7.23", "5.7.25", "5.7.26", "5.7.27")  # RFC 7372 and Microsoft's 5.7.23
+_AUTH_WORDS = ("spf", "dkim", "dmarc", "sender authentication", "not authenticated")
+
+
+def bounce_cause(status: str, diagnostic: str) -> str:
+    """Return the event cause of a failed delivery from its status code and diagnostic."""
+    text = diagnostic.lower()
+    if status.startswith("5.7.") or " 5.7." in f" {text}":
+        if status in _AUTH_STATUSES or any(word in text for word in _AUTH_WORDS):
+            return "rejected_authentication"
+        return "rejected_policy"
+    if any(word in text for word in ("spf", "dmarc")):
+        return "rejected_authentication"
+    if status == "5.1.2":
+        return "domain_unknown"
+    if status.startswith("5.1."):
+        return "recipient_unknown"
+    if status == "5.2.2":
+        return "mailbox_full"
+    if status.startswith("5.2."):
+        return "mailbox_unavailable"
+    if status == "5.3.4":
+        return "message_too_big"
+    if status.startswith("5.4."):
+        return "routing_failed"
+    return "bounced"
+
+
+def _outgoing_mail_model() -> type[Model] | None:
+    """Return mailer's OutgoingMail model when it exists (it arrives with mass mailing)."""
+    try:
+        return apps.get_model("mailer", "OutgoingMail")
+    except LookupError:
+        return None
+
+
+def _message_id_variants(message_id: str) -> list[str]:
+    bare = message_id.strip("<>")
+    return [message_id, bare] if bare else []
+
+
+def outgoing_mail_mark_bounced(
+    *, message_id: str, cause: str = "", user_message: str = "", smtp_code: int | None = None
+) -> int:
+    """Mark the outgoing message with this Message-ID as bounced; return how many rows changed."""
+    model = _outgoing_mail_model()
+    if model is None or not message_id:
+        return 0
+    field_names = {f.name for f in model._meta.get_fields()}
+    if not {"message_id", "status"} <= field_names:
+        logger.warning("OutgoingMail has no message_id/status field; bounce not marked")
+        return 0
+    choices = getattr(model._meta.get_field("status"), "choices", None)
+    if choices and BOUNCED not in {value for value, _label in choices}:
+        logger.warning("OutgoingMail.status has no %r choice; bounce not marked", BOUNCED)
+        return 0
+    values: dict[str, object] = {"status": BOUNCED}
+    extra = {"cause": cause[:64], "user_message": user_message, "smtp_code": smtp_code}
+    values.update({k: v for k, v in extra.items() if k in field_names and v not in ("", None)})
+    updated: int = model.objects.filter(  # type: ignore[attr-defined]
+        message_id__in=_message_id_variants(message_id)
+    ).update(**values)
+    return updated
+
+
+def _card_by_message_id(message_id: str) -> UserCard | None:
+    if not message_id:
+        return None
+    variants = _message_id_variants(message_id)
+    model = _outgoing_mail_model()
+    if model is not None:
+        fields = {f.name for f in model._meta.get_fields()}
+        mail = model.objects.filter(message_id__in=variants).first()  # type: ignore[attr-defined]
+        if mail is not None:
+            for name in ("card", "sender_card", "user_card"):
+                if name in fields and getattr(mail, f"{name}_id", None):
+                    card: UserCard | None = getattr(mail, name)
+                    return card
+            # A mass-mail job's mail is sent by the job's owner card.
+            job = getattr(mail, "job", None)
+            for name in ("owner", "card"):
+                if job is not None and getattr(job, f"{name}_id", None):
+                    job_card: UserCard = getattr(job, name)
+                    return job_card
+    event = (
+        MailEvent.objects.filter(message_id__in=variants, card__isnull=False)
+        .select_related("card")
+        .first()
+    )
+    return event.card if event is not None else None
+
+
+def _card_by_address(value: str) -> UserCard | None:
+    for _name, address in getaddresses([value]):
+        if not address:
+            continue
+        cards = list(UserCard.objects.filter(email__iexact=address)[:2])
+        if len(cards) == 1:
+            return cards[0]
+    return None
+
+
+def bounce_card_match(
+    *, message_id: str, rcpt_tos: Sequence[str], report: BounceReport | None = None
+) -> UserCard | None:
+    """Return the sender's card: by Message-ID, a VERP recipient, or the original's Reply-To."""
+    card = _card_by_message_id(message_id)
+    if card is not None:
+        return card
+    for rcpt in rcpt_tos:
+        code = verp_card_code(rcpt)
+        if code:
+            card = UserCard.objects.filter(code__iexact=code).first()
+            if card is not None:
+                return card
+    if report is not None:
+        # A Directo-Reply-To message names its sender in Reply-To (From is the event mailbox).
+        for header in ("Reply-To", "From"):
+            card = _card_by_address(report.original_header(header))
+            if card is not None:
+                return card
+    return None
+
+
+def _event(
+    *, card: UserCard | None, kind: str, cause: str, message: str, **fields: object
+) -> MailEvent:
+    return MailEvent.objects.create(
+        card=card,
+        user_code=card.code if card is not None else "",
+        kind=kind,
+        cause=cause[:64],
+        message=text_clean(message, 4000),
+        **fields,
+    )
+
+
+def _bounce_event(
+    *, card: UserCard | None, recipient: BounceRecipient, message_id: str
+) -> MailEvent:
+    cause = bounce_cause(recipient.status, recipient.diagnostic)
+    said = f" The receiving server said: “{recipient.diagnostic}”." if recipient.diagnostic else ""
+    return _event(
+        card=card,
+        kind=EventKind.BOUNCE,
+        cause=cause,
+        message=f"Mail to {recipient.recipient} bounced: {BOUNCE_CAUSES[cause]}.{said}",
+        recipient=recipient.recipient[:320],
+        message_id=message_id[:998],
+        smtp_code=recipient.smtp_code,
+        smtp_reply=recipient.diagnostic,
+        step="bounce",
+    )
+
+
+def _delay_event(
+    *, card: UserCard | None, recipient: BounceRecipient, message_id: str
+) -> MailEvent:
+    said = f" The receiving server said: “{recipient.diagnostic}”." if recipient.diagnostic else ""
+    return _event(
+        card=card,
+        kind=EventKind.INBOUND,
+        cause="delivery_delayed",
+        message=f"Delivery to {recipient.recipient} is delayed; the sending server keeps "
+        f"trying and reports again if it gives up.{said}",
+        recipient=recipient.recipient[:320],
+        message_id=message_id[:998],
+        smtp_code=recipient.smtp_code,
+        smtp_reply=recipient.diagnostic,
+        step="bounce",
+    )
+
+
+def inbound_message_receive(
+    *, envelope_from: str, rcpt_tos: Sequence[str], raw: bytes, peer: str = ""
+) -> InboundMessage:
+    """Store one received message and record its events (a bounce on the sender's card)."""
+    subject = own_message_id = in_reply_to = parse_error = ""
+    try:
+        parsed = message_parse(raw)
+        subject = text_clean(parsed.get("Subject", ""))
+        own_message_id = message_id_normalize(str(parsed.get("Message-ID", "")))
+        in_reply_to = message_id_normalize(str(parsed.get("In-Reply-To", "")))
+        if parsed.defects and not parsed.keys():
+            parse_error = "no headers: " + text_clean(parsed.defects[0], 400)
+    except Exception as exc:  # hostile bytes: keep them, say why they were not understood
+        parse_error = text_clean(f"{type(exc).__name__}: {exc}", 500) or "unparsable"
+    report = bounce_parse(raw) if not parse_error else None
+    if report is not None and report.failed:
+        kind = InboundKind.BOUNCE
+    elif report is not None:
+        kind = InboundKind.DELAYED
+    elif parse_error:
+        kind = InboundKind.UNPARSABLE
+    else:
+        kind = InboundKind.INBOUND
+    original_id = report.original_message_id if report is not None else in_reply_to
+
+    with transaction.atomic():
+        stored = InboundMessage.objects.create(
+            envelope_from=text_clean(envelope_from, 320),
+            envelope_to="\n".join(text_clean(r, 320) for r in rcpt_tos[:100]),
+            peer=text_clean(peer, 100),
+            size=len(raw),
+            kind=kind,
+            subject=subject,
+            message_id=own_message_id,
+            original_message_id=original_id,
+            bounce_format=report.format if report is not None else "",
+            parse_error=parse_error,
+            raw=raw[:RAW_STORE_LIMIT],
+            raw_truncated=len(raw) > RAW_STORE_LIMIT,
+        )
+        card = bounce_card_match(message_id=original_id, rcpt_tos=rcpt_tos, report=report)
+        events = []
+        if report is not None:
+            for recipient in report.recipients:
+                record = _bounce_event if recipient.action == "failed" else _delay_event
+                events.append(record(card=card, recipient=recipient, message_id=original_id))
+            bounces = [e for e in events if e.kind == EventKind.BOUNCE]
+            if bounces:
+                outgoing_mail_mark_bounced(
+                    message_id=original_id,
+                    cause=bounces[0].cause,
+                    user_message=bounces[0].message,
+                    smtp_code=bounces[0].smtp_code,
+                )
+        else:
+            sender = text_clean(envelope_from, 320) or "<>"
+            what = "could not be read (stored as received)" if parse_error else f"“{subject}”"
+            events.append(
+                _event(
+                    card=card,
+                    kind=EventKind.INBOUND,
+                    cause="unparsable_mail" if parse_error else "inbound_mail",
+                    message=f"Mail from {sender} to the event mailbox {what}.",
+                    recipient=text_clean(rcpt_tos[0] if rcpt_tos else "", 320),
+                    message_id=original_id,
+                )
+            )
+        stored.events.add(*events)
+    return stored
