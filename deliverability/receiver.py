@@ -67,10 +67,10 @@ class EventMailboxHandler:
         if isinstance(raw, str):  # only with decode_data=True, which the controller never sets
             raw = raw.encode("utf-8", "surrogateescape")
         peer = str(session.peer[0]) if isinstance(session.peer, tuple) else str(session.peer)
+        # Bounces come from the null sender, which aiosmtpd reports as "<>".
+        mail_from = str(envelope.mail_from or "").strip().removeprefix("<").removesuffix(">")
         try:
-            await asyncio.to_thread(
-                _store, str(envelope.mail_from or ""), list(envelope.rcpt_tos), bytes(raw), peer
-            )
+            await asyncio.to_thread(_store, mail_from, list(envelope.rcpt_tos), bytes(raw), peer)
         except Exception:
             # Never crash the session or leak internals to the peer: the sender retries later.
             logger.exception("Event mailbox could not store a message from %s", peer)

@@ -1,0 +1,203 @@
+"""The event mailbox over real SMTP: bounces become events on the sender's card; bad input."""
+
+from __future__ import annotations
+
+import os
+import smtplib
+
+import pytest
+from django.apps import apps
+
+from deliverability import receiver
+from deliverability.models import InboundKind, InboundMessage
+from deliverability.receiver import MESSAGE_SIZE_LIMIT
+from deliverability.verp import verp_address_make
+from mailer.messages import message_build
+from mailer.models import EventKind, MailEvent
+from mailer.services import sender_config_get
+from tests.deliverability import bounces
+from tests.factories import UserCardFactory, system_settings_set
+from users.models import MailSender
+
+# The receiver stores from its own thread: the rows must be committed to be seen.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+MAILBOX = "acme-trading@event.data.directo.ee"
+
+
+def smtp(controller) -> smtplib.SMTP:
+    return smtplib.SMTP(controller.hostname, controller.port, timeout=10)
+
+
+def deliver(controller, raw: bytes, *, rcpt: str = MAILBOX, sender: str = "") -> None:
+    with smtp(controller) as client:
+        client.sendmail(sender, [rcpt], raw)
+
+
+@pytest.fixture
+def reply_to_card():
+    """A Directo-Reply-To card of company Acme Trading."""
+    system_settings_set(company_name="Acme Trading")
+    return UserCardFactory(
+        code="KIVI", email="kivi@seller.test", mail_sender=MailSender.DIRECTO_REPLY_TO
+    )
+
+
+def directo_reply_to_message(card) -> bytes:
+    """Build a real Directo-Reply-To message of the card, as the sender builds it."""
+    config = sender_config_get(card=card)
+    assert config.envelope_from == MAILBOX
+    message = message_build(
+        config=config, to=["ghost@customer.test"], subject="Invoice 1001", body="Invoice."
+    )
+    return message.message().as_bytes()
+
+
+def test_event_mailbox_dsn_of_directo_reply_to_message_is_bounce_on_sender_card(
+    event_mailbox, reply_to_card
+):
+    """A DSN about a Directo-Reply-To message becomes a bounce event on the sender's card."""
+    original = directo_reply_to_message(reply_to_card).decode()
+    message_id = original.split("Message-ID: ", 1)[1].split("\n", 1)[0].strip()
+    deliver(event_mailbox, bounces.rfc3464(original=original.replace("\n", "\r\n")))
+
+    event = MailEvent.objects.get(kind=EventKind.BOUNCE)
+    assert event.card == reply_to_card
+    assert event.user_code == "KIVI"
+    assert event.message_id == message_id
+    assert event.recipient == "ghost@customer.test"
+    assert event.cause == "recipient_unknown"
+    assert bounces.DIAGNOSTIC in event.message
+    assert event.smtp_code == 550
+    stored = InboundMessage.objects.get()
+    assert stored.kind == InboundKind.BOUNCE
+    assert stored.envelope_from == ""
+    assert stored.envelope_to == MAILBOX
+    assert list(stored.events.all()) == [event]
+
+
+def test_event_mailbox_matches_bounce_by_message_id_of_a_known_message(event_mailbox):
+    """A headers-only DSN without Reply-To is matched by the Message-ID the log knows."""
+    mari = UserCardFactory(code="MARI", email="mari@seller.test")
+    MailEvent.objects.create(
+        card=mari,
+        user_code="MARI",
+        kind=EventKind.SEND_UNKNOWN,
+        cause="outcome_unknown",
+        message_id=bounces.ORIGINAL_ID,
+    )
+    original = bounces.original_message(reply_to="someone@elsewhere.test", from_="x@y.test")
+    deliver(event_mailbox, bounces.rfc3464(original=original, headers_only=True))
+    event = MailEvent.objects.get(kind=EventKind.BOUNCE)
+    assert event.card == mari
+
+
+def test_event_mailbox_matches_bounce_by_verp_recipient(event_mailbox, reply_to_card):
+    """A bounce to the card's VERP address lands on that card even without the original."""
+    address = verp_address_make(mailbox=MAILBOX, card_code="KIVI")
+    deliver(event_mailbox, bounces.QMAIL_TEXT.split(b"--- Below")[0], rcpt=address)
+    event = MailEvent.objects.get(kind=EventKind.BOUNCE)
+    assert event.card == reply_to_card
+    assert event.cause == "mailbox_full"
+
+
+def test_event_mailbox_marks_outgoing_mail_bounced(event_mailbox, reply_to_card):
+    """When mass mailing's OutgoingMail exists, its row with the Message-ID shows bounced."""
+    try:
+        outgoing = apps.get_model("mailer", "OutgoingMail")
+        job_model = apps.get_model("mailer", "MassMailJob")
+    except LookupError:
+        pytest.skip("mailer.OutgoingMail does not exist yet")
+    statuses = {value for value, _ in outgoing._meta.get_field("status").choices}
+    if "bounced" not in statuses:
+        pytest.skip("OutgoingMail.status has no 'bounced' value yet")
+    from tests.invoices import InvoiceFactory
+
+    job = job_model.objects.create(owner=reply_to_card, subject_template="s", body_template="b")
+    mail = outgoing.objects.create(
+        job=job, invoice=InvoiceFactory(), recipient="ghost@customer.test", status="sent",
+        message_id=bounces.ORIGINAL_ID,
+    )  # fmt: skip
+    deliver(event_mailbox, bounces.rfc3464(headers_only=True))
+    mail.refresh_from_db()
+    assert mail.status == "bounced"
+
+
+def test_event_mailbox_keeps_ordinary_mail_as_inbound_event(event_mailbox, reply_to_card):
+    """A reply that is not a bounce is stored and recorded as an inbound event."""
+    deliver(event_mailbox, bounces.PLAIN_REPLY, sender="buyer@customer.test")
+    event = MailEvent.objects.get()
+    assert event.kind == EventKind.INBOUND
+    assert event.cause == "inbound_mail"
+    assert "buyer@customer.test" in event.message
+    assert "Re: Invoice 1001" in event.message
+    assert InboundMessage.objects.get().kind == InboundKind.INBOUND
+
+
+def test_event_mailbox_refuses_other_domains(event_mailbox):
+    """RCPT to an address outside the event domain is refused with 550."""
+    with smtp(event_mailbox) as client, pytest.raises(smtplib.SMTPRecipientsRefused) as caught:
+        client.sendmail("", ["someone@elsewhere.test"], bounces.PLAIN_REPLY)
+    code, _reply = caught.value.recipients["someone@elsewhere.test"]
+    assert code == 550
+    assert InboundMessage.objects.count() == 0
+
+
+def test_event_mailbox_refuses_huge_message_and_keeps_answering(event_mailbox):
+    """More than 10 MB is refused with 552 (declared or not), and the next message is taken."""
+    huge = b"Subject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * (MESSAGE_SIZE_LIMIT // 1000 + 50)
+    with smtp(event_mailbox) as client:
+        with pytest.raises(smtplib.SMTPSenderRefused) as declared:
+            client.sendmail("", [MAILBOX], huge)  # SIZE= is declared: refused at MAIL FROM
+        assert declared.value.smtp_code == 552
+        client.rset()
+        client.mail("")
+        client.rcpt(MAILBOX)
+        code, _reply = client.data(huge)  # undeclared: refused after DATA
+        assert code == 552
+        client.sendmail("", [MAILBOX], bounces.PLAIN_REPLY)
+    assert InboundMessage.objects.count() == 1
+
+
+def garbage() -> bytes:
+    """Return random bytes in lines SMTP can carry (at most 998 bytes each)."""
+    lines = [os.urandom(500).replace(b"\n", b"").replace(b"\r", b"") for _ in range(8)]
+    return b"\r\n".join(lines) + b"\r\n"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(garbage(), id="garbage"),
+        pytest.param(b"\x00\xff\xfe binary\r\n\x00\r\n", id="nul-bytes"),
+        pytest.param(b"no headers at all, just text\r\n", id="missing-headers"),
+        pytest.param(b"Subject: \xff\x00x\r\nFrom: \x00<>\r\n\r\nbody\r\n", id="bad-headers"),
+        pytest.param(bounces.nested_mime(3000), id="deeply-nested-mime"),
+    ],
+)  # fmt: skip
+def test_event_mailbox_stores_hostile_input_and_keeps_answering(event_mailbox, raw):
+    """Garbage, NUL bytes, missing headers and deep MIME are stored; the server still answers."""
+    with smtp(event_mailbox) as client:
+        client.sendmail("", [MAILBOX], raw)
+        assert client.noop()[0] == 250
+    stored = InboundMessage.objects.get()
+    assert stored.size == len(raw)
+    assert bytes(stored.raw)
+    assert stored.events.count() == 1
+
+
+def test_event_mailbox_storage_failure_answers_451_and_keeps_answering(event_mailbox, monkeypatch):
+    """If storing fails, the sender is told to retry (451) and the receiver stays up."""
+
+    def broken(**_kwargs):
+        raise RuntimeError("database is down")
+
+    monkeypatch.setattr(receiver, "inbound_message_receive", broken)
+    with smtp(event_mailbox) as client:
+        client.ehlo()
+        client.mail("")
+        client.rcpt(MAILBOX)
+        code, reply = client.data(bounces.PLAIN_REPLY)
+        assert code == 451
+        assert b"database" not in reply
+        assert client.noop()[0] == 250
