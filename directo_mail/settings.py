@@ -144,9 +144,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
+MAILER_TICK_SECONDS = env.float("MAILER_TICK_SECONDS", default=30.0)
 CELERY_BEAT_SCHEDULE = {
     # Redeems idle Microsoft 365 refresh tokens (they lapse after 90 idle days) and warns early.
     "oauth365-tokens-keep-fresh": {"task": "oauth365.tokens_keep_fresh", "schedule": 6 * 3600},
+    # Mass mail: reaps expired leases and wakes jobs whose retries are due (mailer.tasks).
+    "mailer-massmail-tick": {"task": "mailer.massmail_tick", "schedule": MAILER_TICK_SECONDS},
 }
 
 # --- OAUTH365 ------------------------------------------------------------------------------

@@ -12,4 +12,6 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("personal/", include("users.urls")),
     path("oauth365/", include("oauth365.urls")),
+    path("deliverability/", include("deliverability.urls")),
+    path("mail/", include("mailer.urls")),
 ]

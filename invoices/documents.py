@@ -241,8 +241,12 @@ def invoice_email_build(
     subject_template: str | None = None,
     body_template: str | None = None,
     message_id: str | None = None,
+    company: str | None = None,
 ) -> EmailMultiAlternatives:
     """Build the e-mail of one invoice in the shape its owner's card asks for.
+
+    `company` is the seller name when the caller already knows it (a mass-mail batch looks it
+    up once instead of twice per invoice).
 
     Raises InvoiceRecipientError when the customer address is unusable and InvoiceTemplateError
     when a template is malformed; a mass-mail job fails that one invoice with the error's cause.
@@ -252,7 +256,7 @@ def invoice_email_build(
         raise InvoiceRecipientError(problem)
     card = invoice.owner
     as_pdf = card.mail_as_attachment == MailAsAttachment.PDF
-    company = seller_name(invoice)
+    company = seller_name(invoice) if company is None else company
     values = invoice_placeholder_values(invoice=invoice, company=company, as_pdf=as_pdf)
     # A line break in a subject would be a header injection: fold the values to one line (the
     # template itself is still checked by message_build).
@@ -271,7 +275,7 @@ def invoice_email_build(
     html: str | None = None
     if as_pdf:
         body = letter
-        pdf = invoice_pdf_render(invoice=invoice)
+        pdf = invoice_pdf_render(invoice=invoice, company=company)
         attachments.append(Attachment(invoice_pdf_filename(invoice), pdf, "application/pdf"))
     else:
         body = f"{letter}\n\n{invoice_text_render(invoice, company=company)}\n"

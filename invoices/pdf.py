@@ -178,9 +178,11 @@ class _InvoicePDF(FPDF):
         return text.rstrip() + ("…" if self.unicode_fonts else "...")
 
 
-def invoice_pdf_render(*, invoice: Invoice, compress: bool = True) -> bytes:
+def invoice_pdf_render(
+    *, invoice: Invoice, compress: bool = True, company: str | None = None
+) -> bytes:
     """Render the invoice to PDF bytes: the same invoice always gives the same bytes."""
-    company = seller_name(invoice)
+    company = seller_name(invoice) if company is None else company
     owner = invoice.owner
     lines = list(invoice.lines.all())
     currency = invoice.currency

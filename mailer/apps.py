@@ -6,3 +6,6 @@ from django.apps import AppConfig
 class MailerConfig(AppConfig):
     name = "mailer"
     verbose_name = "Mail sending"
+
+    def ready(self) -> None:
+        from mailer import checks  # noqa: F401  (registers the start-up check)

@@ -55,3 +55,105 @@ class MailEvent(models.Model):
             "smtp_code": self.smtp_code,
             "step": self.step,
         }
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    PAUSED = "paused", "Paused"
+    CANCELLED = "cancelled", "Cancelled"
+    FINISHED = "finished", "Finished"
+
+
+class MailStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    CLAIMED = "claimed", "Claimed by a worker"
+    TRANSMITTING = "transmitting", "Transmitting"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    UNKNOWN = "unknown", "Outcome unknown"
+    RETRY = "retry", "Retry scheduled"
+
+
+#: Rows that still wait for a worker (or are in one's hands); a job ends when none are left.
+PENDING_STATUSES = (
+    MailStatus.QUEUED,
+    MailStatus.CLAIMED,
+    MailStatus.TRANSMITTING,
+    MailStatus.RETRY,
+)
+ACTIVE_JOB_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+class MassMailJob(models.Model):
+    """One mass-mailing of invoices through the owner card's resolved settings."""
+
+    owner = models.ForeignKey(UserCard, on_delete=models.CASCADE, related_name="mass_mail_jobs")
+    status = models.CharField(
+        max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True
+    )
+    subject_template = models.TextField()
+    body_template = models.TextField()
+    total = models.PositiveIntegerField(default=0)
+    # Final counts, stored when the job ends (a running job's counts come from its rows).
+    sent_count = models.PositiveIntegerField(default=0)
+    failed_count = models.PositiveIntegerField(default=0)
+    unknown_count = models.PositiveIntegerField(default=0)
+    status_reason = models.TextField(
+        blank=True, help_text="Why the job is paused, waiting or was refused or cancelled."
+    )
+    resume_at = models.DateTimeField(
+        null=True, blank=True, help_text="The sender is paused (quota) until this time."
+    )
+    created_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["-created_at", "-id"]
+        verbose_name = "mass-mail job"
+
+    def __str__(self) -> str:
+        return f"Mass-mail job {self.pk} of {self.owner.code} ({self.status})"
+
+
+class OutgoingMail(models.Model):
+    """One invoice e-mail of a job, with its stable Message-ID and its delivery state."""
+
+    job = models.ForeignKey(MassMailJob, on_delete=models.CASCADE, related_name="mails")
+    invoice = models.ForeignKey(
+        "invoices.Invoice", on_delete=models.CASCADE, related_name="outgoing_mails"
+    )
+    recipient = models.CharField(max_length=320, blank=True)
+    message_id = models.CharField(max_length=250)
+    status = models.CharField(max_length=12, choices=MailStatus.choices, default=MailStatus.QUEUED)
+    cause = models.CharField(max_length=64, blank=True)
+    user_message = models.TextField(blank=True)
+    smtp_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=120, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["job", "id"]
+        verbose_name = "outgoing mail"
+        verbose_name_plural = "outgoing mail"
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["job", "invoice"], name="mailer_outgoing_one_per_job"),
+        ]
+        indexes: ClassVar = [
+            # Claiming and counting: the rows of one job by status, in id order.
+            models.Index(fields=["job", "status", "id"], name="mailer_outgoing_job_status"),
+            # The reaper: leases of rows in a worker's hands.
+            models.Index(
+                fields=["lease_until"],
+                name="mailer_outgoing_lease",
+                condition=models.Q(status__in=["claimed", "transmitting"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient or '(no address)'} {self.status}"

@@ -512,8 +512,20 @@ class SmtpTransport:
 
     # -- sending ----------------------------------------------------------------------------
 
-    def send(self, envelope_from: str, recipients: Sequence[str], message: bytes) -> SendResult:
-        """Send one message; reconnect once after a 421 or a connection lost before DATA."""
+    def send(
+        self,
+        envelope_from: str,
+        recipients: Sequence[str],
+        message: bytes,
+        *,
+        before_data: Callable[[], None] | None = None,
+    ) -> SendResult:
+        """Send one message; reconnect once after a 421 or a connection lost before DATA.
+
+        `before_data` is called after the server's 354 and right before the message data is
+        written (a mass-mail job marks the row as transmitting there); if it raises, the
+        connection is dropped, nothing is transmitted and the exception propagates.
+        """
         recipients = tuple(recipients)
         if not recipients:
             raise ValueError("send() needs at least one recipient")
@@ -524,7 +536,7 @@ class SmtpTransport:
         for attempt in (0, 1):
             self.open()
             try:
-                result = self._transaction(envelope_from, recipients, payload)
+                result = self._transaction(envelope_from, recipients, payload, before_data)
             except _Retry as retry:
                 self._drop()
                 if attempt:
@@ -534,7 +546,11 @@ class SmtpTransport:
         raise AssertionError("unreachable")
 
     def _transaction(
-        self, envelope_from: str, recipients: tuple[str, ...], payload: bytes
+        self,
+        envelope_from: str,
+        recipients: tuple[str, ...],
+        payload: bytes,
+        before_data: Callable[[], None] | None = None,
     ) -> SendResult:
         conn = self._conn
         assert conn is not None
@@ -560,6 +576,13 @@ class SmtpTransport:
         if code != 354:
             self._reset(conn)
             raise self._reply_error(Step.DATA, code, text)
+        if before_data is not None:
+            try:
+                before_data()
+            except BaseException:
+                # After 354 only the data may follow: the session cannot be reset, only dropped.
+                self._drop()
+                raise
         try:
             conn.send(payload)
         except smtplib.SMTPServerDisconnected as exc:

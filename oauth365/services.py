@@ -276,7 +276,8 @@ def _on_reauth_needed(card: UserCard, error: ReauthenticationRequiredError) -> N
     """React once to a card whose consent expired or was revoked: record the event.
 
     Called inside the transaction that switched the card to "reauth_needed", so it runs once
-    per lapse. The mass-mail jobs issue extends this to pause the user's jobs.
+    per lapse. The user's running mass-mail jobs (and those sending with this card's token)
+    are paused with the reason; the user resumes them after authenticating again.
     """
     MailEvent.objects.create(
         card=card,
@@ -285,3 +286,6 @@ def _on_reauth_needed(card: UserCard, error: ReauthenticationRequiredError) -> N
         cause=error.cause,
         message=error.user_message,
     )
+    from mailer.massmail import massmail_jobs_pause_for_card
+
+    massmail_jobs_pause_for_card(card=card, reason=error.user_message)

@@ -1,0 +1,348 @@
+"""Mass-mail jobs: creating one (rows in bulk, tasks after the commit), control and progress."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.db.models import Count, Exists, OuterRef, Q
+from django.utils import timezone
+
+from invoices.documents import (
+    DEFAULT_BODY_TEMPLATE,
+    DEFAULT_SUBJECT_TEMPLATE,
+    InvoiceTemplateError,
+    invoice_template_check,
+)
+from invoices.models import Invoice
+from mailer.massmail.conf import MassMailRefusedError, massmail_settings
+from mailer.messages import message_id_make
+from mailer.models import (
+    ACTIVE_JOB_STATUSES,
+    PENDING_STATUSES,
+    JobStatus,
+    MailStatus,
+    MassMailJob,
+    OutgoingMail,
+)
+from mailer.services import sender_config_get
+from users.models import MailSender
+
+if TYPE_CHECKING:
+    from users.models import UserCard
+
+_BULK_BATCH = 5000
+CANCELLED_CAUSE = "cancelled"
+CANCELLED_MESSAGE = "The job was cancelled before this invoice was sent; it was not sent."
+#: Invoices that count as mailed (or on their way) for --all-unsent.
+_NOT_UNSENT = (MailStatus.SENT, MailStatus.UNKNOWN, *PENDING_STATUSES)
+
+
+def massmail_dispatch_enqueue(*, job_id: int, count: int = 1) -> None:
+    """Queue `count` dispatch tasks of a job, with the configured time limits."""
+    from mailer.tasks import massmail_dispatch
+
+    conf = massmail_settings()
+    for _ in range(max(1, count)):
+        massmail_dispatch.apply_async(
+            args=[job_id], time_limit=conf.time_limit, soft_time_limit=conf.soft_time_limit
+        )
+
+
+def _templates_check(subject: str, body: str) -> None:
+    try:
+        invoice_template_check(subject, field="subject")
+        invoice_template_check(body, field="body")
+    except InvoiceTemplateError as exc:
+        raise MassMailRefusedError(exc.user_message, cause=exc.cause) from exc
+
+
+def invoices_unsent(*, card: UserCard) -> Any:
+    """Return the card's invoices that no job has sent, may have sent, or is sending."""
+    mailed = OutgoingMail.objects.filter(invoice=OuterRef("pk"), status__in=_NOT_UNSENT)
+    return Invoice.objects.filter(owner=card).filter(~Exists(mailed))
+
+
+def massmail_job_create(
+    *,
+    card: UserCard,
+    invoice_ids: Iterable[int] | None = None,
+    all_unsent: bool = False,
+    subject_template: str | None = None,
+    body_template: str | None = None,
+    created_by: str = "",
+) -> MassMailJob:
+    """Create a job for the card's invoices: one row each in bulk, dispatch after the commit.
+
+    Refused (MassMailRefusedError) unless the card's resolved settings allow mass mail and are
+    complete. An invoice with an unusable customer address gets a failed row of its own.
+    """
+    config = sender_config_get(card=card)
+    refusal = config.mass_mail_refusal()
+    if refusal is not None:
+        cause = "mass_mail_not_allowed" if not config.mass_mail_allowed else "settings_incomplete"
+        raise MassMailRefusedError(refusal, cause=cause)
+    subject = subject_template if subject_template else DEFAULT_SUBJECT_TEMPLATE
+    body = body_template if body_template else DEFAULT_BODY_TEMPLATE
+    _templates_check(subject, body)
+
+    if all_unsent:
+        invoices = invoices_unsent(card=card)
+    else:
+        wanted = {int(pk) for pk in invoice_ids or ()}
+        invoices = Invoice.objects.filter(owner=card, pk__in=wanted)
+    rows = list(invoices.order_by("pk").values_list("pk", "number", "customer_email"))
+    if not all_unsent:
+        foreign = sorted(wanted - {pk for pk, _, _ in rows})
+        if foreign:
+            shown = ", ".join(map(str, foreign[:20])) + (" …" if len(foreign) > 20 else "")
+            raise MassMailRefusedError(
+                f"Invoices {shown} do not exist or are not invoices of {card.code}; a job mails "
+                "one user's invoices through that user's settings.",
+                cause="invoices_not_owned",
+            )
+    if not rows:
+        raise MassMailRefusedError(
+            f"There are no invoices to mail for {card.code}.", cause="no_invoices"
+        )
+
+    with transaction.atomic():
+        job = MassMailJob.objects.create(
+            owner=card,
+            subject_template=subject,
+            body_template=body,
+            total=len(rows),
+            created_by=created_by[:150],
+        )
+        mails, queued = [], 0
+        for pk, number, address in rows:
+            # The model's own check, on a light unsaved instance: no invoice is loaded here.
+            problem = Invoice(number=number, customer_email=address).customer_email_problem()
+            queued += problem is None
+            mails.append(
+                OutgoingMail(
+                    job=job,
+                    invoice_id=pk,
+                    recipient=address.strip()[:320],
+                    message_id=message_id_make(config),
+                    status=MailStatus.FAILED if problem else MailStatus.QUEUED,
+                    cause="recipient_invalid" if problem else "",
+                    user_message=problem or "",
+                )
+            )
+        OutgoingMail.objects.bulk_create(mails, batch_size=_BULK_BATCH)
+        del mails
+        if queued:
+            conf = massmail_settings()
+            parallelism = min(conf.parallelism, -(-queued // conf.batch_size))
+            job_id = job.pk
+            transaction.on_commit(
+                lambda: massmail_dispatch_enqueue(job_id=job_id, count=parallelism)
+            )
+        else:
+            job.status = JobStatus.FINISHED
+            job.finished_at = timezone.now()
+            job.save(update_fields=["status", "finished_at"])
+            massmail_job_counts_store(job_id=job.pk)
+    return job
+
+
+def massmail_job_counts(*, job_id: int) -> dict[str, int]:
+    """Return the number of rows per status (every status present) and the total."""
+    counts = {status.value: 0 for status in MailStatus}
+    for status, number in (
+        OutgoingMail.objects.filter(job_id=job_id)
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("id"))
+    ):
+        counts[status] = number
+    counts["total"] = sum(counts.values())
+    return counts
+
+
+def massmail_job_counts_store(*, job_id: int) -> dict[str, int]:
+    """Store the final counts on the job (the admin list shows them without counting rows)."""
+    counts = massmail_job_counts(job_id=job_id)
+    MassMailJob.objects.filter(pk=job_id).update(
+        sent_count=counts[MailStatus.SENT],
+        failed_count=counts[MailStatus.FAILED],
+        unknown_count=counts[MailStatus.UNKNOWN],
+    )
+    return counts
+
+
+def massmail_job_finish_if_done(*, job_id: int) -> bool:
+    """Mark a running job finished when no row is pending; return whether it was."""
+    pending = OutgoingMail.objects.filter(job_id=OuterRef("pk"), status__in=PENDING_STATUSES)
+    done = (
+        MassMailJob.objects.filter(pk=job_id, status__in=ACTIVE_JOB_STATUSES)
+        .filter(~Exists(pending))
+        .update(status=JobStatus.FINISHED, finished_at=timezone.now(), resume_at=None)
+    )
+    if done:
+        massmail_job_counts_store(job_id=job_id)
+    return bool(done)
+
+
+def massmail_job_pause(*, job: MassMailJob, reason: str = "") -> bool:
+    """Pause a queued or running job; workers put back what they hold. Return whether it was."""
+    paused = MassMailJob.objects.filter(pk=job.pk, status__in=ACTIVE_JOB_STATUSES).update(
+        status=JobStatus.PAUSED, status_reason=reason or "Paused by the user."
+    )
+    job.refresh_from_db()
+    return bool(paused)
+
+
+def massmail_job_resume(*, job: MassMailJob) -> bool:
+    """Resume a paused job (its settings must still allow mass mail); dispatch after commit."""
+    if job.status != JobStatus.PAUSED:
+        return False
+    refusal = sender_config_get(card=job.owner).mass_mail_refusal()
+    if refusal is not None:
+        raise MassMailRefusedError(refusal, cause="mass_mail_not_allowed")
+    with transaction.atomic():
+        resumed = MassMailJob.objects.filter(pk=job.pk, status=JobStatus.PAUSED).update(
+            status=JobStatus.RUNNING, status_reason="", resume_at=None
+        )
+        if resumed:
+            job_id, count = job.pk, massmail_settings().parallelism
+            transaction.on_commit(lambda: massmail_dispatch_enqueue(job_id=job_id, count=count))
+    job.refresh_from_db()
+    return bool(resumed)
+
+
+def massmail_job_cancel(*, job: MassMailJob) -> bool:
+    """Cancel a job: rows not yet being transmitted fail with cause "cancelled"."""
+    with transaction.atomic():
+        cancelled = MassMailJob.objects.filter(
+            pk=job.pk, status__in=(*ACTIVE_JOB_STATUSES, JobStatus.PAUSED)
+        ).update(
+            status=JobStatus.CANCELLED,
+            finished_at=timezone.now(),
+            status_reason="Cancelled by the user.",
+            resume_at=None,
+        )
+        if cancelled:
+            OutgoingMail.objects.filter(
+                job_id=job.pk,
+                status__in=(MailStatus.QUEUED, MailStatus.RETRY, MailStatus.CLAIMED),
+            ).update(
+                status=MailStatus.FAILED,
+                cause=CANCELLED_CAUSE,
+                user_message=CANCELLED_MESSAGE,
+                lease_until=None,
+                next_attempt_at=None,
+            )
+            massmail_job_counts_store(job_id=job.pk)
+    job.refresh_from_db()
+    return bool(cancelled)
+
+
+def massmail_jobs_pause_for_card(*, card: UserCard, reason: str) -> int:
+    """Pause the active jobs that send as this card or with its Microsoft 365 token."""
+    ids = []
+    for job in MassMailJob.objects.filter(status__in=ACTIVE_JOB_STATUSES).select_related("owner"):
+        config = sender_config_get(card=job.owner)
+        # A lapsed token is no longer resolved: jobs that relied on it are now not ready.
+        if (
+            job.owner_id == card.pk
+            or config.m365_token_card_id == card.pk
+            or (config.mode == MailSender.M365_OAUTH and not config.ready)
+        ):
+            ids.append(job.pk)
+    return MassMailJob.objects.filter(pk__in=ids, status__in=ACTIVE_JOB_STATUSES).update(
+        status=JobStatus.PAUSED, status_reason=reason
+    )
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    """What the job page and `massmail_invoices --wait` show."""
+
+    job_id: int
+    status: str
+    counts: dict[str, int]
+    rate: float  # messages sent per second over the last minute
+    expected_finish: datetime | None
+    reason: str
+    resume_at: datetime | None
+
+    @property
+    def done(self) -> int:
+        c = self.counts
+        return c[MailStatus.SENT] + c[MailStatus.FAILED] + c[MailStatus.UNKNOWN]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "job": self.job_id,
+            "status": self.status,
+            "counts": self.counts,
+            "done": self.done,
+            "rate": round(self.rate, 2),
+            "expected_finish": self.expected_finish.isoformat() if self.expected_finish else None,
+            "reason": self.reason,
+            "resume_at": self.resume_at.isoformat() if self.resume_at else None,
+        }
+
+
+RATE_WINDOW = timedelta(seconds=60)
+
+
+def massmail_job_progress(*, job: MassMailJob) -> JobProgress:
+    """Return counts per status, the recent rate and the expected finish of a job."""
+    job.refresh_from_db(fields=["status", "status_reason", "resume_at", "started_at"])
+    counts = massmail_job_counts(job_id=job.pk)
+    now = timezone.now()
+    since = max(job.started_at or now, now - RATE_WINDOW)
+    recent = OutgoingMail.objects.filter(
+        job_id=job.pk, status=MailStatus.SENT, sent_at__gte=since
+    ).count()
+    seconds = (now - since).total_seconds()
+    rate = recent / seconds if seconds >= 1 else 0.0
+    remaining = sum(counts[s] for s in PENDING_STATUSES)
+    expected = None
+    if job.status in ACTIVE_JOB_STATUSES and remaining and rate > 0:
+        expected = now + timedelta(seconds=remaining / rate)
+    return JobProgress(
+        job_id=job.pk,
+        status=job.status,
+        counts=counts,
+        rate=rate,
+        expected_finish=expected,
+        reason=job.status_reason,
+        resume_at=job.resume_at,
+    )
+
+
+def massmail_job_rows(*, job: MassMailJob, status: str = "") -> Any:
+    """Return the job's rows with their invoice numbers, optionally of one status."""
+    rows = OutgoingMail.objects.filter(job=job).select_related("invoice").order_by("id")
+    if status:
+        rows = rows.filter(status=status)
+    return rows.only(
+        "id",
+        "status",
+        "cause",
+        "user_message",
+        "recipient",
+        "attempts",
+        "sent_at",
+        "next_attempt_at",
+        "invoice__id",
+        "invoice__number",
+        "invoice__customer_name",
+    )
+
+
+def jobs_with_counts() -> Any:
+    """Return jobs annotated with live counts per status (the admin list)."""
+    annotations = {
+        f"n_{status}": Count("mails", filter=Q(mails__status=status))
+        for status in (MailStatus.SENT, MailStatus.FAILED, MailStatus.UNKNOWN)
+    }
+    pending = Count("mails", filter=Q(mails__status__in=PENDING_STATUSES))
+    return MassMailJob.objects.select_related("owner").annotate(**annotations, n_pending=pending)

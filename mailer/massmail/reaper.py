@@ -1,0 +1,63 @@
+"""The reaper: rows whose worker died are queued again, or reported unknown if transmitting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from mailer.models import EventKind, MailEvent, MailStatus, OutgoingMail
+
+UNKNOWN_CAUSE = "outcome_unknown"
+UNKNOWN_MESSAGE = (
+    "The worker sending this invoice stopped while the message was being transmitted, so it "
+    "may have been delivered. It is not sent again automatically: check the Sent folder or ask "
+    "the customer before resending."
+)
+
+
+@dataclass(frozen=True)
+class ReapResult:
+    requeued: int
+    unknown: int
+    job_ids: frozenset[int]
+
+
+def massmail_reap() -> ReapResult:
+    """Handle expired leases: claimed rows go back to the queue, transmitting ones to unknown."""
+    from mailer.massmail.jobs import massmail_job_finish_if_done
+
+    now = timezone.now()
+    requeued = OutgoingMail.objects.filter(status=MailStatus.CLAIMED, lease_until__lt=now).update(
+        status=MailStatus.QUEUED, claimed_by="", lease_until=None
+    )
+    with transaction.atomic():
+        lost = list(
+            OutgoingMail.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(status=MailStatus.TRANSMITTING, lease_until__lt=now)
+            .select_related("job__owner")
+        )
+        if lost:
+            OutgoingMail.objects.filter(pk__in=[row.pk for row in lost]).update(
+                status=MailStatus.UNKNOWN,
+                cause=UNKNOWN_CAUSE,
+                user_message=UNKNOWN_MESSAGE,
+                lease_until=None,
+            )
+            MailEvent.objects.bulk_create(
+                MailEvent(
+                    card=row.job.owner,
+                    user_code=row.job.owner.code,
+                    kind=EventKind.SEND_UNKNOWN,
+                    cause=UNKNOWN_CAUSE,
+                    message=UNKNOWN_MESSAGE,
+                    recipient=row.recipient,
+                    message_id=row.message_id,
+                )
+                for row in lost
+            )
+    job_ids = frozenset(row.job_id for row in lost)
+    for job_id in job_ids:
+        massmail_job_finish_if_done(job_id=job_id)
+    return ReapResult(requeued=requeued, unknown=len(lost), job_ids=job_ids)

@@ -1,0 +1,68 @@
+"""Celery tasks of mass mailing: they receive job ids only and call the services."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+
+from mailer.limits import limit_store
+from mailer.massmail import (
+    Outcome,
+    massmail_dispatch_enqueue,
+    massmail_dispatch_run,
+    massmail_reap,
+    massmail_settings,
+)
+from mailer.massmail.jobs import massmail_job_finish_if_done
+from mailer.models import ACTIVE_JOB_STATUSES, MailStatus, MassMailJob, OutgoingMail
+
+logger = logging.getLogger(__name__)
+
+DISPATCH_TASK = "mailer.massmail_dispatch"
+TICK_TASK = "mailer.massmail_tick"
+
+
+@shared_task(name=DISPATCH_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def massmail_dispatch(job_id: int) -> str:
+    """Send a job's due rows; queue the next run when the time budget ran out with work left."""
+    try:
+        outcome = massmail_dispatch_run(job_id=job_id)
+    except SoftTimeLimitExceeded:
+        # Rows still claimed are reaped when their lease expires; the next run goes on.
+        logger.warning("Mass-mail job %s: dispatch hit its soft time limit", job_id)
+        outcome = Outcome.BUDGET
+    if outcome == Outcome.BUDGET:
+        massmail_dispatch_enqueue(job_id=job_id)
+    return str(outcome)
+
+
+@shared_task(name=TICK_TASK, ignore_result=True)
+def massmail_tick() -> dict[str, int]:
+    """Reap expired leases, then wake active jobs with due rows and too few dispatchers."""
+    from django.utils import timezone
+
+    reaped = massmail_reap()
+    conf = massmail_settings()
+    store = limit_store()
+    now = timezone.now()
+    woken = 0
+    for job_id in MassMailJob.objects.filter(status__in=ACTIVE_JOB_STATUSES).values_list(
+        "pk", flat=True
+    ):
+        rows = OutgoingMail.objects.filter(job_id=job_id)
+        due = (
+            rows.filter(status=MailStatus.QUEUED).exists()
+            or rows.filter(status=MailStatus.RETRY, next_attempt_at__lte=now).exists()
+        )
+        if not due:
+            massmail_job_finish_if_done(job_id=job_id)
+            continue
+        missing = conf.parallelism - store.slot_count(f"mailer:job:{job_id}:dispatchers")
+        # One wake-up per job per two ticks, so that queued but not yet started tasks are not
+        # multiplied while the workers are busy.
+        if missing > 0 and store.flag_set(f"mailer:job:{job_id}:kick", conf.tick * 2):
+            massmail_dispatch_enqueue(job_id=job_id, count=missing)
+            woken += 1
+    return {"requeued": reaped.requeued, "unknown": reaped.unknown, "woken": woken}

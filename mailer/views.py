@@ -1,0 +1,94 @@
+"""The mass-mail job page: live progress (JSON polled by the page), pause, resume, cancel."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from mailer.massmail import (
+    MassMailRefusedError,
+    massmail_job_cancel,
+    massmail_job_pause,
+    massmail_job_progress,
+    massmail_job_resume,
+)
+from mailer.massmail.jobs import massmail_job_rows
+from mailer.models import MailStatus, MassMailJob
+
+ROWS_PER_PAGE = 100
+_ACTIONS = {
+    "pause": massmail_job_pause,
+    "resume": massmail_job_resume,
+    "cancel": massmail_job_cancel,
+}
+
+
+def _job_get(request: HttpRequest, job_id: int) -> MassMailJob:
+    """Return the job when the user owns it or is staff; others get a 404, not a 403."""
+    job = MassMailJob.objects.select_related("owner").filter(pk=job_id).first()
+    if job is None or not (request.user.is_staff or job.owner.user_id == request.user.pk):
+        raise Http404("No such job.")
+    return job
+
+
+@login_required
+@require_GET
+def job_list(request: HttpRequest) -> HttpResponse:
+    """List the signed-in user's jobs (staff: every job), newest first."""
+    jobs = MassMailJob.objects.select_related("owner")
+    if not request.user.is_staff:
+        jobs = jobs.filter(owner__user=request.user)
+    return render(request, "mailer/job_list.html", {"jobs": jobs[:200]})
+
+
+@login_required
+@require_GET
+def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+    """Show a job: the progress bar, the controls and each invoice's status with its cause."""
+    job = _job_get(request, job_id)
+    status = request.GET.get("status", "")
+    if status not in MailStatus.values:
+        status = ""
+    page = Paginator(massmail_job_rows(job=job, status=status), ROWS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    context = {
+        "job": job,
+        "progress": massmail_job_progress(job=job),
+        "page": page,
+        "status_filter": status,
+        "statuses": MailStatus.choices,
+    }
+    return render(request, "mailer/job_detail.html", context)
+
+
+@login_required
+@require_GET
+def job_progress(request: HttpRequest, job_id: int) -> JsonResponse:
+    """Return the job's counts per status, rate and expected finish (polled by the page)."""
+    job = _job_get(request, job_id)
+    return JsonResponse(massmail_job_progress(job=job).as_dict())
+
+
+@login_required
+@require_POST
+def job_action(request: HttpRequest, job_id: int, action: str) -> HttpResponse:
+    """Pause, resume or cancel a job, then show the job page again."""
+    job = _job_get(request, job_id)
+    service = _ACTIONS.get(action)
+    if service is None:
+        raise Http404("No such action.")
+    try:
+        changed = service(job=job)
+    except MassMailRefusedError as exc:
+        messages.error(request, exc.user_message)
+    else:
+        if changed:
+            messages.success(request, f"Job {job.pk}: {action} done.")
+        else:
+            messages.warning(request, f"Job {job.pk} is {job.get_status_display().lower()}.")
+    return redirect("mailer:job", job_id=job.pk)

@@ -1,0 +1,219 @@
+"""Fixtures of the mass-mail tests: Redis, fast settings, counting servers, real workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from mailer import limits
+from tests.conftest import TEST_KEYS, service_missing
+from tests.factories import SmtpCardFactory
+from tests.massmail.servers import limited_server_start
+from tests.smtp_servers import Server
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+PASSWORD = "Mass-parool-7"
+PORT_TLS = {25: "no", 465: "ssl", 587: "starttls"}
+
+
+def redis_url_for_tests() -> str:
+    broker = os.environ.get("CELERY_BROKER_URL", "")
+    return broker if broker.startswith("redis://") else "redis://127.0.0.1:6379/7"
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis database of these tests, emptied; missing Redis fails under CI."""
+    import redis
+
+    url = redis_url_for_tests()
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=2)
+        client.ping()
+    except redis.RedisError as exc:
+        service_missing(f"Redis is not reachable at {url} ({exc})")
+    client.flushdb()
+    return url
+
+
+def fast_limits(connections: int = 3, rates: list[list[float]] | None = None) -> list[Any]:
+    """Microsoft 365-style limits for the loopback test servers (127.x.y.z), sped up."""
+    return [
+        {
+            "name": "microsoft365-test",
+            "hosts": ["127.*"],
+            "rates": rates or [],
+            "connections": connections,
+            "quota_pause": 30,
+        },
+        {"name": "default", "hosts": ["*"], "connections": 4},
+    ]
+
+
+#: Settings shared by the test process and its workers: short leases and fast retries.
+FAST = {
+    "MAILER_LEASE_SECONDS": 3.0,
+    "MAILER_DISPATCH_TIME_LIMIT": 20.0,
+    "MAILER_RETRY_BASE_SECONDS": 0.3,
+    "MAILER_RETRY_MAX_SECONDS": 2.0,
+    "MAILER_MAX_INLINE_WAIT": 5.0,
+    "MAILER_SLOT_WAIT": 1.0,
+    "MAILER_SLOT_TTL": 10.0,
+    "MAILER_TICK_SECONDS": 0.5,
+    "MAILER_BATCH_SIZE": 10,
+    "MAILER_TIMEOUT": 5.0,
+}
+
+
+@pytest.fixture
+def mass_settings(settings: Any, redis_url: str, smtp_settings: Any) -> Any:
+    """Fast mass-mail settings in this process, limits in the test Redis."""
+    for name, value in FAST.items():
+        setattr(settings, name, value)
+    settings.MAILER_LIMITS_REDIS_URL = redis_url
+    settings.MAILER_PROVIDER_LIMITS = fast_limits()
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60}
+    limits._store_for.cache_clear()
+    yield settings
+    limits._store_for.cache_clear()
+
+
+@pytest.fixture
+def mass_server(ca: Any, smtp_settings: Any) -> Iterator[Callable[..., Server]]:
+    """Start counting SMTP servers (see tests.massmail.servers); stop them afterwards."""
+    controllers: list[Any] = []
+
+    def start(**kwargs: Any) -> Server:
+        return limited_server_start(ca=ca, controllers=controllers, **kwargs)
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+def server_card(server: Server, **values: Any) -> Any:
+    """A card whose own SMTP server is the local server, named by its address."""
+    defaults = {
+        "code": "KIVI",
+        "email": "kivi@acme.test",
+        "mail_server": f"{server.address}:{server.port}",
+        "ssl_tls": PORT_TLS[server.port],
+        "smtp_username": "kivi@acme.test",
+        "smtp_password": PASSWORD,
+        "mail_as_attachment": "no",
+    }
+    return SmtpCardFactory(**(defaults | values))
+
+
+class Workers:
+    """Real `celery -A directo_mail worker` processes on the test database and Redis."""
+
+    def __init__(self, *, tmp_path: Path, redis_url: str, ca_bundle: str) -> None:
+        self.tmp_path = tmp_path
+        self.redis_url = redis_url
+        self.ca_bundle = ca_bundle
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.logs: list[Path] = []
+
+    def _env(self, overrides: dict[str, Any]) -> dict[str, str]:
+        db = connection.settings_dict
+        auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+        url = f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        return {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.massmail.worker_settings",
+            "DATABASE_URL": url,
+            "CELERY_BROKER_URL": self.redis_url,
+            "FIELD_ENCRYPTION_KEYS": TEST_KEYS[0],
+            "MAILER_ALLOW_PRIVATE_HOSTS": "true",
+            "MAILER_CA_BUNDLE": self.ca_bundle,
+            "PLATFORM_RELAY_URL": "smtp://relay.platform.test:25",
+            "MASSMAIL_TEST_SETTINGS": json.dumps(overrides),
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    def start(
+        self, *, concurrency: int = 2, beat: bool = False, overrides: dict[str, Any]
+    ) -> subprocess.Popen[bytes]:
+        number = len(self.processes)
+        log = self.tmp_path / f"worker{number}.log"
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "directo_mail",
+            "worker",
+            "-l",
+            "info",
+            "-P",
+            "prefork",
+            "-c",
+            str(concurrency),
+            "-n",
+            f"massmail{number}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
+        if beat:
+            command += ["-B", "-s", str(self.tmp_path / f"beat{number}")]
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                command,
+                cwd=BASE_DIR,
+                env=self._env(overrides),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: kill -9 takes the pool too
+            )
+        self.processes.append(process)
+        self.logs.append(log)
+        deadline = time.monotonic() + 30
+        while b" ready." not in log.read_bytes():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"the worker did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.1)
+        return process
+
+    def kill(self, process: subprocess.Popen[bytes]) -> None:
+        """kill -9 the worker and its pool processes."""
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(5)
+
+    def log_tail(self) -> str:
+        return "\n".join(log.read_text(errors="replace")[-2000:] for log in self.logs)
+
+
+@pytest.fixture
+def workers(
+    transactional_db: None, mass_settings: Any, redis_url: str, ca_bundle: str, tmp_path: Path
+) -> Iterator[Workers]:
+    """Start real workers on demand; they see committed rows; all stop at teardown."""
+    from directo_mail.celery import app
+
+    app.conf.broker_url = redis_url
+    pool = Workers(tmp_path=tmp_path, redis_url=redis_url, ca_bundle=ca_bundle)
+    yield pool
+    pool.stop_all()

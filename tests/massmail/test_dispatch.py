@@ -1,0 +1,200 @@
+"""Dispatching in this process against local servers: outcomes, retries, pauses, the reaper."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from invoices.services import invoice_demo_create
+from mailer.massmail import (
+    Outcome,
+    massmail_claim,
+    massmail_dispatch_run,
+    massmail_inline_run,
+    massmail_job_create,
+    massmail_reap,
+)
+from mailer.models import EventKind, JobStatus, MailEvent, MailStatus, MassMailJob, OutgoingMail
+from tests.massmail.conftest import PASSWORD, server_card
+
+pytestmark = pytest.mark.django_db
+
+
+def _job(card, count=5, **kwargs):
+    invoices = invoice_demo_create(owner_card=card, count=count, seed=7)
+    return massmail_job_create(card=card, invoice_ids=[i.pk for i in invoices], **kwargs)
+
+
+def _statuses(job):
+    return sorted(OutgoingMail.objects.filter(job=job).values_list("status", flat=True))
+
+
+def test_dispatch_delivers_each_invoice_once_with_pdf(mass_settings, mass_server):
+    """Each invoice goes out once over one connection, with its PDF and its stored Message-ID."""
+    server = mass_server(tls="starttls", users={"kivi@acme.test": PASSWORD})
+    card = server_card(server, mail_as_attachment="pdf")
+    job = _job(card, count=6)
+    assert massmail_inline_run(job_id=job.pk, timeout=30) == Outcome.FINISHED
+    job.refresh_from_db()
+    assert job.status == JobStatus.FINISHED and job.sent_count == 6
+    assert server.sink.connections == 1
+    rows = {row.message_id: row for row in OutgoingMail.objects.filter(job=job)}
+    assert len(server.sink.deliveries) == 6
+    for delivery in server.sink.deliveries:
+        parsed = email.message_from_bytes(delivery.content, policy=email.policy.default)
+        row = rows.pop(parsed["Message-ID"])
+        assert delivery.rcpt_tos == (row.recipient,)
+        [pdf] = [part for part in parsed.iter_attachments()]
+        assert pdf.get_content_type() == "application/pdf"
+        assert pdf.get_content().startswith(b"%PDF")
+        assert row.status == MailStatus.SENT and row.attempts == 1
+    assert rows == {}
+
+
+def test_dispatch_uses_at_most_three_statements_per_message(mass_settings, mass_server):
+    """Claiming, loading and recording 40 messages costs at most 3 database statements each."""
+    mass_settings.MAILER_BATCH_SIZE = 20
+    server = mass_server(tls="no", users={"kivi@acme.test": PASSWORD})
+    card = server_card(server)
+    job = _job(card, count=40)
+    with CaptureQueriesContext(connection) as queries:
+        assert massmail_dispatch_run(job_id=job.pk) == Outcome.FINISHED
+    assert len(server.sink.deliveries) == 40
+    assert len(queries.captured_queries) <= 3 * 40
+    # Two per message (transmitting, outcome) plus a few per batch.
+    assert len(queries.captured_queries) <= 2 * 40 + 12
+
+
+def test_dispatch_retries_transient_451_and_delivers(mass_settings, mass_server):
+    """A 451 at DATA schedules a retry with backoff; the next attempt is delivered."""
+    server = mass_server(tls="no", users={"kivi@acme.test": PASSWORD})
+    server.sink.plan["DATA"] = ["451 4.3.0 Temporary local problem, try again"]
+    card = server_card(server)
+    job = _job(card, count=2)
+    assert massmail_inline_run(job_id=job.pk, timeout=30) == Outcome.FINISHED
+    rows = list(OutgoingMail.objects.filter(job=job).order_by("id"))
+    assert [row.status for row in rows] == [MailStatus.SENT, MailStatus.SENT]
+    assert rows[0].attempts == 2 and rows[1].attempts == 1
+    assert len(server.sink.deliveries) == 2
+
+
+def test_dispatch_fails_550_without_retry(mass_settings, mass_server):
+    """A 550 for a recipient fails that invoice at once (one RCPT); the others are sent."""
+    server = mass_server(tls="no", users={"kivi@acme.test": PASSWORD})
+    card = server_card(server)
+    job = _job(card, count=3)
+    bad = OutgoingMail.objects.filter(job=job).order_by("id").first()
+    server.sink.rcpt_replies[bad.recipient] = "550 5.1.1 No such user here"
+    assert massmail_inline_run(job_id=job.pk, timeout=30) == Outcome.FINISHED
+    bad.refresh_from_db()
+    assert bad.status == MailStatus.FAILED and bad.attempts == 1
+    assert bad.cause == "recipient_refused" and bad.smtp_code == 550
+    assert "No such user" in bad.user_message
+    assert _statuses(job).count(MailStatus.SENT) == 2
+    assert MailEvent.objects.filter(card=card, recipient=bad.recipient).count() == 1
+
+
+def test_dispatch_auth_rejected_pauses_job_and_records_event(mass_settings, mass_server):
+    """A rejected password pauses the job with the explanation; the rows stay queued."""
+    server = mass_server(tls="no", users={"kivi@acme.test": "another-password"})
+    card = server_card(server)
+    job = _job(card, count=3)
+    assert massmail_dispatch_run(job_id=job.pk) == Outcome.PAUSED
+    job.refresh_from_db()
+    assert job.status == JobStatus.PAUSED
+    assert "rejected the username or password" in job.status_reason
+    assert _statuses(job) == [MailStatus.QUEUED] * 3
+    event = MailEvent.objects.get(card=card)
+    assert event.kind == EventKind.SEND_FAILED and event.cause == "auth_rejected"
+
+
+def test_dispatch_quota_answer_pauses_sender(mass_settings, mass_server):
+    """A 5.2.0 quota answer pauses the mailbox: the row waits for the window, the run stops."""
+    server = mass_server(tls="no", users={"kivi@acme.test": PASSWORD})
+    server.sink.plan["DATA"] = [
+        "554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException"
+    ]
+    card = server_card(server)
+    job = _job(card, count=3)
+    assert massmail_dispatch_run(job_id=job.pk) == Outcome.SENDER_PAUSED
+    first = OutgoingMail.objects.filter(job=job).order_by("id").first()
+    assert first.status == MailStatus.RETRY and first.cause == "quota_exceeded"
+    assert first.next_attempt_at > timezone.now() + timedelta(seconds=20)
+    assert _statuses(job).count(MailStatus.QUEUED) == 2
+    job.refresh_from_db()
+    assert job.resume_at is not None and job.status == JobStatus.RUNNING
+    # Another run finds the mailbox paused and sends nothing.
+    assert massmail_dispatch_run(job_id=job.pk) == Outcome.SENDER_PAUSED
+    assert server.sink.deliveries == []
+
+
+def test_dispatch_invalid_address_fails_alone(mass_settings, mass_server):
+    """An invoice without a usable customer address fails with recipient_invalid; others go."""
+    server = mass_server(tls="no", users={"kivi@acme.test": PASSWORD})
+    card = server_card(server)
+    invoices = invoice_demo_create(owner_card=card, count=3, seed=1)
+    invoices[1].customer_email = "not an address"
+    invoices[1].save()
+    job = massmail_job_create(card=card, invoice_ids=[i.pk for i in invoices])
+    assert massmail_inline_run(job_id=job.pk, timeout=30) == Outcome.FINISHED
+    bad = OutgoingMail.objects.get(job=job, invoice=invoices[1])
+    assert bad.status == MailStatus.FAILED and bad.cause == "recipient_invalid"
+    assert len(server.sink.deliveries) == 2
+
+
+def test_reaper_requeues_claimed_and_reports_transmitting_unknown(mass_settings, mass_server):
+    """Expired leases: claimed rows are queued again, transmitting rows become unknown."""
+    server = mass_server(tls="no", users={"kivi@acme.test": PASSWORD})
+    job = _job(server_card(server), count=4)
+    MassMailJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING)
+    claimed = massmail_claim(job_id=job.pk, worker="dead", limit=4, lease=60)
+    assert len(claimed) == 4
+    past = timezone.now() - timedelta(seconds=1)
+    OutgoingMail.objects.filter(pk=claimed[0].id).update(
+        status=MailStatus.TRANSMITTING, lease_until=past
+    )
+    OutgoingMail.objects.filter(pk=claimed[1].id).update(lease_until=past)
+    result = massmail_reap()
+    assert (result.requeued, result.unknown) == (1, 1)
+    assert OutgoingMail.objects.get(pk=claimed[0].id).status == MailStatus.UNKNOWN
+    assert OutgoingMail.objects.get(pk=claimed[1].id).status == MailStatus.QUEUED
+    assert OutgoingMail.objects.get(pk=claimed[2].id).status == MailStatus.CLAIMED
+    assert MailEvent.objects.filter(kind=EventKind.SEND_UNKNOWN).count() == 1
+
+
+def test_dispatch_skips_row_whose_lease_was_lost(mass_settings, mass_server):
+    """A row reclaimed by another worker is not transmitted by the one that lost it."""
+    server = mass_server(tls="no", users={"kivi@acme.test": PASSWORD})
+    job = _job(server_card(server), count=2)
+    MassMailJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING)
+    from mailer.massmail.dispatch import Dispatcher
+
+    dispatcher = Dispatcher(job_id=job.pk)
+    original = dispatcher._send_one
+
+    def steal_then_send(row, invoice, company):
+        OutgoingMail.objects.filter(pk=row.id).update(claimed_by="other-worker")
+        return original(row, invoice, company)
+
+    dispatcher._send_one = steal_then_send
+    dispatcher.run()
+    assert server.sink.deliveries == []
+    assert _statuses(job) == [MailStatus.CLAIMED] * 2
+
+
+def test_claim_returns_disjoint_batches(mass_settings, mass_server):
+    """Successive claims never return the same row, and nothing once every row is claimed."""
+    server = mass_server(tls="no", users={"kivi@acme.test": PASSWORD})
+    job = _job(server_card(server), count=4)
+    MassMailJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING)
+    first = massmail_claim(job_id=job.pk, worker="a", limit=2, lease=60)
+    second = massmail_claim(job_id=job.pk, worker="b", limit=5, lease=60)
+    assert len(first) == 2 and len(second) == 2
+    assert not {row.id for row in first} & {row.id for row in second}
+    assert massmail_claim(job_id=job.pk, worker="c", limit=5, lease=60) == []
