@@ -11,6 +11,7 @@ from django.apps import apps
 from deliverability import receiver
 from deliverability.models import InboundKind, InboundMessage
 from deliverability.receiver import MESSAGE_SIZE_LIMIT
+from deliverability.services import outgoing_mail_mark_bounced
 from deliverability.verp import verp_address_make
 from mailer.messages import message_build
 from mailer.models import EventKind, MailEvent
@@ -101,26 +102,56 @@ def test_event_mailbox_matches_bounce_by_verp_recipient(event_mailbox, reply_to_
     assert event.cause == "mailbox_full"
 
 
-def test_event_mailbox_marks_outgoing_mail_bounced(event_mailbox, reply_to_card):
-    """When mass mailing's OutgoingMail exists, its row with the Message-ID shows bounced."""
+def outgoing_mail_create(card, *, message_id: str = bounces.ORIGINAL_ID):
+    """Create a sent mass-mail message of the card (skip while mass mailing does not exist)."""
     try:
         outgoing = apps.get_model("mailer", "OutgoingMail")
         job_model = apps.get_model("mailer", "MassMailJob")
     except LookupError:
-        pytest.skip("mailer.OutgoingMail does not exist yet")
-    statuses = {value for value, _ in outgoing._meta.get_field("status").choices}
-    if "bounced" not in statuses:
-        pytest.skip("OutgoingMail.status has no 'bounced' value yet")
+        pytest.skip("mailer.OutgoingMail does not exist")
     from tests.invoices import InvoiceFactory
 
-    job = job_model.objects.create(owner=reply_to_card, subject_template="s", body_template="b")
-    mail = outgoing.objects.create(
-        job=job, invoice=InvoiceFactory(), recipient="ghost@customer.test", status="sent",
-        message_id=bounces.ORIGINAL_ID,
+    job = job_model.objects.create(owner=card, subject_template="s", body_template="b")
+    return outgoing.objects.create(
+        job=job, invoice=InvoiceFactory(owner=card), recipient="ghost@customer.test",
+        status="sent", message_id=message_id,
     )  # fmt: skip
-    deliver(event_mailbox, bounces.rfc3464(headers_only=True))
+
+
+@pytest.fixture
+def bounced_status(monkeypatch):
+    """Make sure OutgoingMail.status offers "bounced" (mass mailing may not declare it yet)."""
+    try:
+        field = apps.get_model("mailer", "OutgoingMail")._meta.get_field("status")
+    except LookupError:
+        pytest.skip("mailer.OutgoingMail does not exist")
+    if "bounced" not in {value for value, _ in field.choices}:
+        monkeypatch.setattr(field, "choices", [*field.choices, ("bounced", "Bounced")])
+
+
+def test_event_mailbox_marks_outgoing_mail_bounced_and_matches_job_owner(
+    event_mailbox, bounced_status
+):
+    """A bounce marks the mass-mail row with its Message-ID bounced, on the job owner's card."""
+    owner = UserCardFactory(code="OWNER", email="owner@seller.test")
+    mail = outgoing_mail_create(owner)
+    original = bounces.original_message(reply_to="nobody@elsewhere.test", from_="x@y.test")
+    deliver(event_mailbox, bounces.rfc3464(original=original, headers_only=True))
     mail.refresh_from_db()
     assert mail.status == "bounced"
+    assert mail.cause == "recipient_unknown"
+    assert MailEvent.objects.get(kind=EventKind.BOUNCE).card == owner
+
+
+def test_outgoing_mail_mark_bounced_skips_without_bounced_status(monkeypatch):
+    """Without a "bounced" status value the row is left alone (no invalid status is written)."""
+    mail = outgoing_mail_create(UserCardFactory(code="OWNER"))
+    field = type(mail)._meta.get_field("status")
+    choices = [c for c in field.choices if c[0] != "bounced"]
+    monkeypatch.setattr(field, "choices", choices)
+    assert outgoing_mail_mark_bounced(message_id=bounces.ORIGINAL_ID) == 0
+    mail.refresh_from_db()
+    assert mail.status == "sent"
 
 
 def test_event_mailbox_keeps_ordinary_mail_as_inbound_event(event_mailbox, reply_to_card):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.apps import apps
 from django.urls import reverse
 
 from mailer.models import EventKind, MailEvent
@@ -118,3 +119,29 @@ def test_events_all_is_staff_only(client):
     url = reverse("deliverability:all_events")
     assert client.get(url).status_code == 302
     assert signed_in(client, UserCardFactory(code="KIVI")).get(url).status_code == 403
+
+
+def test_events_all_filters_by_mass_mail_job(client):
+    """The job filter keeps the events whose Message-ID belongs to that job's mail."""
+    try:
+        outgoing = apps.get_model("mailer", "OutgoingMail")
+        job_model = apps.get_model("mailer", "MassMailJob")
+    except LookupError:
+        pytest.skip("mailer.OutgoingMail does not exist")
+    from tests.invoices import InvoiceFactory
+
+    kivi = UserCardFactory(code="KIVI")
+    jobs = [job_model.objects.create(owner=kivi, subject_template="s", body_template="b")]
+    jobs.append(job_model.objects.create(owner=kivi, subject_template="s", body_template="b"))
+    for number, job in enumerate(jobs):
+        outgoing.objects.create(
+            job=job, invoice=InvoiceFactory(owner=kivi), message_id=f"<{number}@kivi.test>"
+        )
+        event(kivi, recipient=f"job{number}@customer.test", message_id=f"<{number}@kivi.test>")
+    admin = UserCardFactory(code="ADMIN")
+    response = signed_in(client, admin, staff=True).get(
+        reverse("deliverability:all_events"), {"job": jobs[1].pk}
+    )
+    text = response.content.decode()
+    assert "job1@customer.test" in text
+    assert "job0@customer.test" not in text
