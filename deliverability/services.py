@@ -70,7 +70,7 @@ def bounce_cause(status: str, diagnostic: str) -> str:
     return "bounced"
 
 
-def _outgoing_mail_model() -> type[Model] | None:
+def outgoing_mail_model() -> type[Model] | None:
     """Return mailer's OutgoingMail model when it exists (it arrives with mass mailing)."""
     try:
         return apps.get_model("mailer", "OutgoingMail")
@@ -87,7 +87,7 @@ def outgoing_mail_mark_bounced(
     *, message_id: str, cause: str = "", user_message: str = "", smtp_code: int | None = None
 ) -> int:
     """Mark the outgoing message with this Message-ID as bounced; return how many rows changed."""
-    model = _outgoing_mail_model()
+    model = outgoing_mail_model()
     if model is None or not message_id:
         return 0
     field_names = {f.name for f in model._meta.get_fields()}
@@ -111,7 +111,7 @@ def _card_by_message_id(message_id: str) -> UserCard | None:
     if not message_id:
         return None
     variants = _message_id_variants(message_id)
-    model = _outgoing_mail_model()
+    model = outgoing_mail_model()
     if model is not None:
         fields = {f.name for f in model._meta.get_fields()}
         mail = model.objects.filter(message_id__in=variants).first()  # type: ignore[attr-defined]

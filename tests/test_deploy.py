@@ -120,10 +120,11 @@ def test_compose_config_requires_secret(tmp_path, name):
 
 
 def test_compose_has_the_services(tmp_path):
-    """Compose defines web, worker, beat, PostgreSQL, Redis and the mail catcher."""
+    """Compose defines web, worker, beat, the event mailbox, PostgreSQL, Redis, a mail catcher."""
     result = docker_compose("config", "--services", env=SECRETS, tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert set(result.stdout.split()) == {"web", "worker", "beat", "db", "redis", "mailpit"}
+    services = {"web", "worker", "beat", "event-mailbox", "db", "redis", "mailpit"}
+    assert set(result.stdout.split()) == services
 
 
 def test_compose_passes_every_project_variable():
