@@ -1,0 +1,140 @@
+"""End to end with real Celery workers, Redis, PostgreSQL and local SMTP servers."""
+
+from __future__ import annotations
+
+import collections
+import email
+import email.policy
+import time
+from typing import Any
+
+import pytest
+
+from invoices.services import invoice_demo_create
+from mailer.massmail import massmail_job_create
+from mailer.models import JobStatus, MailStatus, MassMailJob, OutgoingMail
+from tests.massmail.conftest import FAST, PASSWORD, fast_limits, server_card
+
+pytestmark = [pytest.mark.celery, pytest.mark.timeout(90)]
+
+
+def _overrides(mass_settings: Any, **extra: Any) -> dict[str, Any]:
+    """The worker's settings: the same fast values as this process, plus `extra`."""
+    values = dict(FAST)
+    values.update(
+        MAILER_LIMITS_REDIS_URL=mass_settings.MAILER_LIMITS_REDIS_URL,
+        MAILER_PROVIDER_LIMITS=mass_settings.MAILER_PROVIDER_LIMITS,
+        MAILER_DISPATCH_PARALLELISM=getattr(mass_settings, "MAILER_DISPATCH_PARALLELISM", 2),
+        CELERY_BROKER_TRANSPORT_OPTIONS={"visibility_timeout": 60},
+        CELERY_BEAT_SCHEDULE={
+            "mailer-massmail-tick": {
+                "task": "mailer.massmail_tick",
+                "schedule": FAST["MAILER_TICK_SECONDS"],
+            }
+        },
+    )
+    values.update(extra)
+    return values
+
+
+def _wait_for(job: MassMailJob, workers: Any, timeout: float = 60) -> MassMailJob:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job.refresh_from_db()
+        if job.status in (JobStatus.FINISHED, JobStatus.CANCELLED, JobStatus.PAUSED):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job.pk} is still {job.status}\n{workers.log_tail()}")
+
+
+def _message_ids(server: Any) -> list[str]:
+    return [
+        email.message_from_bytes(d.content, policy=email.policy.default)["Message-ID"]
+        for d in server.sink.deliveries
+    ]
+
+
+def test_worker_delivers_every_invoice_once_with_pdf(workers, mass_settings, mass_server):
+    """Every invoice arrives once with its PDF; a 451 is retried, a 550 fails without retry."""
+    server = mass_server(tls="starttls", users={"kivi@acme.test": PASSWORD})
+    card = server_card(server, mail_as_attachment="pdf")
+    invoices = invoice_demo_create(owner_card=card, count=12, seed=3)
+    refused = invoices[4].customer_email
+    server.sink.rcpt_replies[refused] = "550 5.1.1 Recipient address rejected"
+    server.sink.plan["DATA"] = ["451 4.7.1 Greylisted, try again later"]
+    workers.start(concurrency=2, overrides=_overrides(mass_settings))
+    job = massmail_job_create(card=card, invoice_ids=[i.pk for i in invoices])
+
+    job = _wait_for(job, workers)
+    assert job.status == JobStatus.FINISHED
+    rows = {row.message_id: row for row in OutgoingMail.objects.filter(job=job)}
+    delivered = collections.Counter(_message_ids(server))
+    assert set(delivered.values()) == {1}
+    assert len(delivered) == 11
+    failed = OutgoingMail.objects.get(job=job, recipient=refused)
+    assert failed.status == MailStatus.FAILED and failed.attempts == 1
+    assert failed.message_id not in delivered
+    assert [c.verb for c in server.sink.commands].count("RCPT") == 11 + 1 + 1  # 451: again
+    retried = [row for row in rows.values() if row.attempts == 2]
+    assert len(retried) == 1 and retried[0].status == MailStatus.SENT
+    for delivery in server.sink.deliveries:
+        parsed = email.message_from_bytes(delivery.content, policy=email.policy.default)
+        [pdf] = list(parsed.iter_attachments())
+        assert pdf.get_content_type() == "application/pdf"
+        assert pdf.get_content().startswith(b"%PDF")
+        assert rows[parsed["Message-ID"]].status == MailStatus.SENT
+    assert (job.sent_count, job.failed_count, job.unknown_count) == (11, 1, 0)
+
+
+def test_worker_kill_loses_nothing_and_sends_nothing_twice(workers, mass_settings, mass_server):
+    """kill -9 mid-job, a new worker: sent + failed + unknown = total, no duplicate delivery."""
+    mass_settings.MAILER_PROVIDER_LIMITS = fast_limits(rates=[[15, 1]])
+    server = mass_server(tls="no", users={"kivi@acme.test": PASSWORD}, data_delay=0.05)
+    card = server_card(server)
+    invoices = invoice_demo_create(owner_card=card, count=60, seed=5)
+    first = workers.start(concurrency=2, overrides=_overrides(mass_settings))
+    job = massmail_job_create(card=card, invoice_ids=[i.pk for i in invoices])
+
+    deadline = time.monotonic() + 30
+    while len(server.sink.deliveries) < 12:
+        assert time.monotonic() < deadline, workers.log_tail()
+        time.sleep(0.02)
+    workers.kill(first)
+    at_kill = dict(
+        collections.Counter(OutgoingMail.objects.filter(job=job).values_list("status", flat=True))
+    )
+    assert at_kill.get(MailStatus.SENT, 0) < 60
+    workers.start(concurrency=2, beat=True, overrides=_overrides(mass_settings))
+
+    job = _wait_for(job, workers)
+    assert job.status == JobStatus.FINISHED
+    rows = {row.message_id: row for row in OutgoingMail.objects.filter(job=job)}
+    counts = collections.Counter(row.status for row in rows.values())
+    assert counts[MailStatus.SENT] + counts[MailStatus.FAILED] + counts[MailStatus.UNKNOWN] == 60
+    delivered = collections.Counter(_message_ids(server))
+    twice = {message_id for message_id, n in delivered.items() if n > 1}
+    assert all(rows[message_id].status == MailStatus.UNKNOWN for message_id in twice)
+    for message_id, row in rows.items():
+        if row.status == MailStatus.SENT:
+            assert delivered[message_id] == 1
+    assert counts[MailStatus.FAILED] == 0
+
+
+def test_workers_never_exceed_three_connections(workers, mass_settings, mass_server):
+    """Two workers of concurrency 2 share one mailbox's 3 connections: no 421 4.3.2 answer."""
+    mass_settings.MAILER_DISPATCH_PARALLELISM = 4
+    mass_settings.MAILER_BATCH_SIZE = 5
+    server = mass_server(
+        tls="no", users={"kivi@acme.test": PASSWORD}, max_connections=3, data_delay=0.03
+    )
+    card = server_card(server)
+    invoices = invoice_demo_create(owner_card=card, count=60, seed=9)
+    workers.start(concurrency=2, overrides=_overrides(mass_settings))
+    workers.start(concurrency=2, overrides=_overrides(mass_settings))
+    job = massmail_job_create(card=card, invoice_ids=[i.pk for i in invoices])
+
+    job = _wait_for(job, workers)
+    assert job.status == JobStatus.FINISHED and job.sent_count == 60
+    assert server.sink.rejected == 0
+    assert 2 <= server.sink.peak <= 3
+    assert len(set(_message_ids(server))) == 60
