@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from deliverability.diagnostics import domain_diagnostics_get, organisational_domain
 from deliverability.dns import DnsClient, dns_nameservers_get
-from deliverability.spf import DnsTempError, spf_check
+from deliverability.spf import RESULTS, DnsTempError, spf_check
 from users.models import MailSender
 
 DIRECTO = MailSender.DIRECTO
@@ -187,3 +189,37 @@ def test_organisational_domain_keeps_two_label_suffixes():
     """a.b.example.co.uk → example.co.uk; a.example.ee → example.ee."""
     assert organisational_domain("a.b.example.co.uk") == "example.co.uk"
     assert organisational_domain("a.example.ee") == "example.ee"
+
+
+SPF_TERMS = st.sampled_from(
+    [
+        "-all", "~all", "?all", "+all", "all:x", "include:a.fuzz", "include:", "redirect=a.fuzz",
+        "redirect=b.fuzz", "a", "a:a.fuzz/24", "a//64", "a/99", "mx", "mx:b.fuzz//200", "ptr",
+        "exists:%{i}.a.fuzz", "exists:%{x}", "ip4:192.0.2.0/24", "ip4:300.1.1.1",
+        "ip6:2001:db8::/32",
+        "ip6:192.0.2.1", "exp=x.fuzz", "unknown=1", "bogus", "%{d2r}", "include:%{o}",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(SPF_TERMS, max_size=12),
+    st.lists(SPF_TERMS, max_size=6),
+    st.sampled_from(["192.0.2.10", "2001:db8::25"]),
+)
+def test_spf_check_gives_a_result_for_any_record(terms_top, terms_other, ip):
+    """Whatever the published records say, evaluation ends in one of the seven results."""
+    zone = {
+        ("top.fuzz", "TXT"): ("v=spf1 " + " ".join(terms_top),),
+        ("a.fuzz", "TXT"): ("v=spf1 " + " ".join(terms_other),),
+        ("a.fuzz", "A"): ("192.0.2.10",),
+        ("b.fuzz", "MX"): ("a.fuzz",),
+    }
+
+    def lookup(name: str, rdtype: str) -> tuple[str, ...]:
+        return zone.get((name, rdtype), ())
+
+    check = spf_check(lookup=lookup, ip=ip, domain="top.fuzz", sender="kivi@top.fuzz")
+    assert check.result in RESULTS
+    assert check.lookups <= 11
