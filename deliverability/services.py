@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from email.parser import BytesHeaderParser
+from email.policy import compat32
 from email.utils import getaddresses
 
 from django.apps import apps
@@ -15,7 +17,6 @@ from deliverability.dsn import (
     BounceReport,
     bounce_parse,
     message_id_normalize,
-    message_parse,
     text_clean,
 )
 from deliverability.models import RAW_STORE_LIMIT, InboundKind, InboundMessage
@@ -26,6 +27,8 @@ from users.models import UserCard
 logger = logging.getLogger(__name__)
 
 BOUNCED = "bounced"
+#: Only this much of a message is read for its own headers.
+HEADER_LIMIT = 256 * 1024
 
 #: cause → what it means for the sender, in their terms.
 BOUNCE_CAUSES = {
@@ -221,7 +224,8 @@ def inbound_message_receive(
     """Store one received message and record its events (a bounce on the sender's card)."""
     subject = own_message_id = in_reply_to = parse_error = ""
     try:
-        parsed = message_parse(raw)
+        # Headers only: the body is the bounce parser's business, within its own limits.
+        parsed = BytesHeaderParser(policy=compat32).parsebytes(raw[:HEADER_LIMIT])
         subject = text_clean(parsed.get("Subject", ""))
         own_message_id = message_id_normalize(str(parsed.get("Message-ID", "")))
         in_reply_to = message_id_normalize(str(parsed.get("In-Reply-To", "")))
