@@ -41,7 +41,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
     """List the signed-in user's jobs (staff: every job), newest first."""
     jobs = MassMailJob.objects.select_related("owner")
     if not request.user.is_staff:
-        jobs = jobs.filter(owner__user=request.user)
+        jobs = jobs.filter(owner__user_id=int(request.user.pk or 0))
     return render(request, "mailer/job_list.html", {"jobs": jobs[:200]})
 
 

@@ -103,7 +103,7 @@ def massmail_claim(*, job_id: int, worker: str, limit: int, lease: float) -> lis
         f"ORDER BY id LIMIT %s{lock}) "
         "RETURNING id, invoice_id, recipient, message_id, attempts"
     )
-    params = [
+    params: list[Any] = [
         MailStatus.CLAIMED,
         now + timedelta(seconds=lease),
         worker,

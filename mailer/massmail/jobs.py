@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -48,7 +49,9 @@ def massmail_dispatch_enqueue(*, job_id: int, count: int = 1) -> None:
     conf = massmail_settings()
     for _ in range(max(1, count)):
         massmail_dispatch.apply_async(
-            args=[job_id], time_limit=conf.time_limit, soft_time_limit=conf.soft_time_limit
+            args=(job_id,),
+            time_limit=math.ceil(conf.time_limit),
+            soft_time_limit=math.ceil(conf.soft_time_limit),
         )
 
 

@@ -54,7 +54,7 @@ def test_job_create_bulk_rows_stable_message_ids_enqueued_on_commit(
         for callback in callbacks:
             callback()
     assert apply_async.call_count == 2  # MAILER_DISPATCH_PARALLELISM
-    assert apply_async.call_args.kwargs["args"] == [job.pk]
+    assert apply_async.call_args.kwargs["args"] == (job.pk,)
     ids = list(OutgoingMail.objects.filter(job=job).values_list("message_id", flat=True))
     assert len(ids) == 25 == len(set(ids)) == job.total
     assert all(mid.startswith("<") and mid.endswith("@acme.test>") for mid in ids)
