@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -61,6 +61,32 @@ def _templates_check(subject: str, body: str) -> None:
         invoice_template_check(body, field="body")
     except InvoiceTemplateError as exc:
         raise MassMailRefusedError(exc.user_message, cause=exc.cause) from exc
+
+
+_COLUMNS = ("job_id", "invoice_id", "recipient", "message_id", "status", "cause", "user_message")
+
+
+def _rows_insert(rows: list[tuple[Any, ...]]) -> None:
+    """Insert outgoing-mail rows in bulk: PostgreSQL's COPY, else bulk_create in batches.
+
+    COPY takes a 100,000-invoice job in about a second where bulk_create's SQL building
+    takes ten (the mass-mail benchmark times the enqueue).
+    """
+    if connection.vendor != "postgresql":
+        OutgoingMail.objects.bulk_create(
+            (OutgoingMail(**dict(zip(_COLUMNS, row, strict=True))) for row in rows),
+            batch_size=_BULK_BATCH,
+        )
+        return
+    defaults = (0, "")  # attempts, claimed_by: NOT NULL without a database default
+    table = connection.ops.quote_name(OutgoingMail._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(c) for c in (*_COLUMNS, "attempts", "claimed_by"))
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row((*row, *defaults))
 
 
 def invoices_unsent(*, card: UserCard) -> Any:
@@ -120,23 +146,24 @@ def massmail_job_create(
             total=len(rows),
             created_by=created_by[:150],
         )
-        mails, queued = [], 0
+        mails: list[tuple[Any, ...]] = []
+        queued = 0
         for pk, number, address in rows:
             # The model's own check, on a light unsaved instance: no invoice is loaded here.
             problem = Invoice(number=number, customer_email=address).customer_email_problem()
             queued += problem is None
             mails.append(
-                OutgoingMail(
-                    job=job,
-                    invoice_id=pk,
-                    recipient=address.strip()[:320],
-                    message_id=message_id_make(config),
-                    status=MailStatus.FAILED if problem else MailStatus.QUEUED,
-                    cause="recipient_invalid" if problem else "",
-                    user_message=problem or "",
+                (
+                    job.pk,
+                    pk,
+                    address.strip()[:320],
+                    message_id_make(config),
+                    MailStatus.FAILED.value if problem else MailStatus.QUEUED.value,
+                    "recipient_invalid" if problem else "",
+                    problem or "",
                 )
             )
-        OutgoingMail.objects.bulk_create(mails, batch_size=_BULK_BATCH)
+        _rows_insert(mails)
         del mails
         if queued:
             conf = massmail_settings()
