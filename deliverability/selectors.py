@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from deliverability.services import outgoing_mail_model
-from mailer.models import MailEvent
+from mailer.models import MailEvent, OutgoingMail
 from users.models import UserCard
 
 
@@ -14,12 +13,6 @@ def card_event_list(*, card: UserCard) -> QuerySet[MailEvent]:
     return MailEvent.objects.filter(
         Q(card=card) | Q(card__isnull=True, user_code__iexact=card.code)
     )
-
-
-def jobs_supported() -> bool:
-    """Return whether mass-mail jobs exist to filter by (mailer.OutgoingMail with a job)."""
-    model = outgoing_mail_model()
-    return model is not None and "job" in {f.name for f in model._meta.get_fields()}
 
 
 def event_list_filtered(
@@ -33,10 +26,8 @@ def event_list_filtered(
         events = events.filter(cause=cause)
     if kind:
         events = events.filter(kind=kind)
-    if job_id is not None and jobs_supported():
-        model = outgoing_mail_model()
-        assert model is not None
-        message_ids = model._default_manager.filter(job_id=job_id).values("message_id")
+    if job_id is not None:
+        message_ids = OutgoingMail.objects.filter(job_id=job_id).values("message_id")
         events = events.filter(message_id__in=message_ids)
     return events
 

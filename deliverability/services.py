@@ -8,9 +8,7 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses
 
-from django.apps import apps
 from django.db import transaction
-from django.db.models import Model
 
 from deliverability.dsn import (
     BounceRecipient,
@@ -21,12 +19,11 @@ from deliverability.dsn import (
 )
 from deliverability.models import RAW_STORE_LIMIT, InboundKind, InboundMessage
 from deliverability.verp import verp_card_code
-from mailer.models import EventKind, MailEvent
+from mailer.models import EventKind, MailEvent, MailStatus, OutgoingMail
 from users.models import UserCard
 
 logger = logging.getLogger(__name__)
 
-BOUNCED = "bounced"
 #: Only this much of a message is read for its own headers.
 HEADER_LIMIT = 256 * 1024
 
@@ -73,14 +70,6 @@ def bounce_cause(status: str, diagnostic: str) -> str:
     return "bounced"
 
 
-def outgoing_mail_model() -> type[Model] | None:
-    """Return mailer's OutgoingMail model when it exists (it arrives with mass mailing)."""
-    try:
-        return apps.get_model("mailer", "OutgoingMail")
-    except LookupError:
-        return None
-
-
 def _message_id_variants(message_id: str) -> list[str]:
     bare = message_id.strip("<>")
     return [message_id, bare] if bare else []
@@ -90,45 +79,24 @@ def outgoing_mail_mark_bounced(
     *, message_id: str, cause: str = "", user_message: str = "", smtp_code: int | None = None
 ) -> int:
     """Mark the outgoing message with this Message-ID as bounced; return how many rows changed."""
-    model = outgoing_mail_model()
-    if model is None or not message_id:
+    if not message_id:
         return 0
-    field_names = {f.name for f in model._meta.get_fields()}
-    if not {"message_id", "status"} <= field_names:
-        logger.warning("OutgoingMail has no message_id/status field; bounce not marked")
-        return 0
-    choices = getattr(model._meta.get_field("status"), "choices", None)
-    if choices and BOUNCED not in {value for value, _label in choices}:
-        logger.warning("OutgoingMail.status has no %r choice; bounce not marked", BOUNCED)
-        return 0
-    values: dict[str, object] = {"status": BOUNCED}
+    values: dict[str, object] = {"status": MailStatus.BOUNCED}
     extra = {"cause": cause[:64], "user_message": user_message, "smtp_code": smtp_code}
-    values.update({k: v for k, v in extra.items() if k in field_names and v not in ("", None)})
-    updated: int = model.objects.filter(  # type: ignore[attr-defined]
-        message_id__in=_message_id_variants(message_id)
-    ).update(**values)
-    return updated
+    values.update({key: value for key, value in extra.items() if value not in ("", None)})
+    return OutgoingMail.objects.filter(message_id__in=_message_id_variants(message_id)).update(
+        **values
+    )
 
 
 def _card_by_message_id(message_id: str) -> UserCard | None:
     if not message_id:
         return None
     variants = _message_id_variants(message_id)
-    model = outgoing_mail_model()
-    if model is not None:
-        fields = {f.name for f in model._meta.get_fields()}
-        mail = model.objects.filter(message_id__in=variants).first()  # type: ignore[attr-defined]
-        if mail is not None:
-            for name in ("card", "sender_card", "user_card"):
-                if name in fields and getattr(mail, f"{name}_id", None):
-                    card: UserCard | None = getattr(mail, name)
-                    return card
-            # A mass-mail job's mail is sent by the job's owner card.
-            job = getattr(mail, "job", None)
-            for name in ("owner", "card"):
-                if job is not None and getattr(job, f"{name}_id", None):
-                    job_card: UserCard = getattr(job, name)
-                    return job_card
+    # A mass-mail job's mail is sent by the job's owner card.
+    mail = OutgoingMail.objects.filter(message_id__in=variants).select_related("job__owner").first()
+    if mail is not None:
+        return mail.job.owner
     event = (
         MailEvent.objects.filter(message_id__in=variants, card__isnull=False)
         .select_related("card")

@@ -18,7 +18,6 @@ from deliverability.selectors import (
     card_event_list,
     event_filter_choices,
     event_list_filtered,
-    jobs_supported,
 )
 from mailer.models import EventKind
 from users.models import UserCard
@@ -112,7 +111,6 @@ def events_all(request: HttpRequest) -> HttpResponse:
             "filters": {"user_code": user_code, "cause": cause, "kind": kind, "job": job_text},
             "choices": event_filter_choices(),
             "kinds": EventKind.choices,
-            "jobs_supported": jobs_supported(),
             "query": query.urlencode(),
         },
     )

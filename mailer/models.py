@@ -73,6 +73,7 @@ class MailStatus(models.TextChoices):
     FAILED = "failed", "Failed"
     UNKNOWN = "unknown", "Outcome unknown"
     RETRY = "retry", "Retry scheduled"
+    BOUNCED = "bounced", "Bounced"
 
 
 #: Rows that still wait for a worker (or are in one's hands); a job ends when none are left.

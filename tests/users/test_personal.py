@@ -163,21 +163,21 @@ def test_personal_card_shows_effective_settings(client):
     assert "global:KIVI" in html
 
 
-def test_personal_card_m365_mode_shows_authenticate_placeholder(client):
-    """A Microsoft 365 OAUTH card shows the (not yet active) Authenticate Microsoft 365 button."""
+def test_personal_card_m365_mode_shows_authenticate_button(client):
+    """A Microsoft 365 OAUTH card shows the working Authenticate Microsoft 365 button."""
     card = UserCardFactory(
         code="MARI", mail_sender=MailSender.M365_OAUTH, mail_server="smtp.office365.com:587"
     )
     client.force_login(card.user)
     html = client.get(URL).content.decode()
-    assert "data-m365-authenticate" in html
+    assert 'action="/oauth365/start/"' in html
     assert ">Authenticate Microsoft 365</button>" in html
-    assert "available after microsoft 365 is configured" in html.lower()
+    assert "available after microsoft 365 is configured" not in html.lower()
 
 
 def test_personal_card_smtp_mode_has_no_authenticate_button(owner_client):
     """An SMTP card shows no Microsoft 365 button."""
-    assert "data-m365-authenticate" not in owner_client.get(URL).content.decode()
+    assert 'action="/oauth365/start/"' not in owner_client.get(URL).content.decode()
 
 
 def test_personal_card_hides_password_in_error_reports(own_card):
