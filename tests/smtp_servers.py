@@ -71,6 +71,7 @@ class Sink:
     connections: int = 0
     plan: dict[str, list[str | None]] = field(default_factory=lambda: defaultdict(list))
     rcpt_replies: dict[str, str] = field(default_factory=dict)
+    token_check: Callable[[str], str | None] | None = None
 
     def reset(self) -> None:
         self.deliveries.clear()
@@ -108,7 +109,9 @@ class Sink:
         user = fields[0].removeprefix("user=")
         token = fields[1].removeprefix("auth=Bearer ")
         self.auth_attempts.append(("XOAUTH2", user))
-        if token == VALID_TOKEN:
+        # token_check: a real identity provider's answer (the account the token belongs to).
+        valid = self.token_check(token) == user if self.token_check else token == VALID_TOKEN
+        if valid:
             return AuthResult(success=True, auth_data=LoginPassword(user.encode(), b""))
         challenge = {"status": "401", "schemes": "bearer", "scope": XOAUTH2_SCOPE}
         empty = await server.challenge_auth(json.dumps(challenge))
