@@ -164,6 +164,11 @@ def mail_test_send(*, card: UserCard, to: str, dry_run: bool = False) -> MailTes
                     sent = transport.send(envelope_from, recipients, raw)
             finally:
                 result.transcript = list(transport.transcript)
+            result.transcript.append(TranscriptStep("MAIL", True, detail=envelope_from))
+            result.transcript.extend(
+                TranscriptStep("RCPT", r.accepted, r.code, r.reply, detail=r.recipient)
+                for r in sent.recipients
+            )
             result.transcript.append(
                 TranscriptStep("DATA", True, sent.code, sent.reply, detail="message accepted")
             )

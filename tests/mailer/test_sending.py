@@ -53,6 +53,8 @@ def test_sendtestmail_delivers_through_each_tls_option(smtp_server, tls):
     assert _parsed(delivery)["From"] == "kivi@acme.test"
     assert "accepted the test e-mail" in out.getvalue()
     assert PASSWORD not in out.getvalue()
+    steps = [line.split()[1] for line in out.getvalue().splitlines() if line[:3] in ("ok ", "ERR")]
+    assert steps[-3:] == ["MAIL", "RCPT", "DATA"]
 
 
 def test_sendtestmail_inherits_global_card(smtp_server):
