@@ -33,6 +33,8 @@ def _test_settings(settings):
     # Accounts are made by the hundred in tests: a fast hasher keeps that cheap.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MAILER_ALLOW_PRIVATE_HOSTS = True
+    # No test asks a DNS server beyond loopback: nothing listens on this port (refused at once).
+    settings.MAILER_DNS_NAMESERVERS = ["127.0.0.1:9"]
     settings.PLATFORM_RELAY_URL = "smtp://relay.platform.test:25"
     settings.EVENT_MAILBOX_DOMAIN = "event.data.directo.ee"
     crypto.fernet_keys.cache_clear()

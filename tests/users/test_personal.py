@@ -200,3 +200,16 @@ def test_personal_card_staff_user_sees_own_card(client):
     response = client.get(URL)
     assert response.status_code == 200
     assert UserCard.objects.get(pk=card.pk).code in response.content.decode()
+
+
+def test_personal_card_loads_deliverability_check_after_the_page(owner_client, monkeypatch):
+    """The card page links its DNS check as a fragment loaded later, never inline."""
+    from deliverability import dns
+
+    monkeypatch.setattr(dns, "LOOKUP_LIFETIME", 0.2)
+    monkeypatch.setattr(dns, "DIAGNOSIS_DEADLINE", 0.5)
+    html = owner_client.get(URL).content.decode()
+    assert 'data-diagnostics-url="/deliverability/diagnostics/?fragment=1"' in html
+    fragment = owner_client.get("/deliverability/diagnostics/?fragment=1")
+    assert fragment.status_code == 200
+    assert b"<html" not in fragment.content.lower()

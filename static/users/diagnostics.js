@@ -1,0 +1,18 @@
+// Load the deliverability panel after the card page is shown (DNS may take seconds).
+(function () {
+  "use strict";
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-diagnostics-url]").forEach(function (box) {
+      fetch(box.dataset.diagnosticsUrl, { credentials: "same-origin" })
+        .then(function (response) {
+          if (!response.ok) { throw new Error(String(response.status)); }
+          return response.text();
+        })
+        .then(function (html) { box.innerHTML = html; })
+        .catch(function () {
+          box.querySelector("p").textContent =
+            "The DNS check could not be loaded; open it from the link or try again later.";
+        });
+    });
+  });
+})();
