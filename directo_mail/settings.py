@@ -96,6 +96,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
 
+# The cache holds rate limits and DNS answers; share it (Redis) when several processes serve.
+CACHES = {"default": env.cache_url("DJANGO_CACHE_URL", default="locmemcache://")}
+
 # --- MAIL ----------------------------------------------------------------------------------
 PLATFORM_RELAY_URL = env.str("PLATFORM_RELAY_URL")
 EVENT_MAILBOX_DOMAIN = env.str("EVENT_MAILBOX_DOMAIN")
