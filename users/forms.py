@@ -8,22 +8,9 @@ from django import forms
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
-from users.models import MailSender, SslTls, UserCard
+from users.models import CARD_FIELDS, MailSender, SslTls, UserCard
 from users.providers import PRESETS
 
-CARD_FIELDS: tuple[str, ...] = (
-    "code",
-    "name",
-    "email",
-    "mail_sender",
-    "mail_server",
-    "ssl_tls",
-    "smtp_username",
-    "smtp_password",
-    "mail_as_attachment",
-    "attachments_with_email",
-    "mail_edit",
-)
 #: The fields that matter only for SMTP and Microsoft 365 OAUTH (shown and hidden together).
 SERVER_FIELDS = ("mail_server", "ssl_tls", "smtp_username", "smtp_password", "clear_smtp_password")
 

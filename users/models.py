@@ -35,6 +35,21 @@ class MailSender(models.TextChoices):
     DIRECTO_REPLY_TO = "directo_reply_to", "Directo-Reply-To"
 
 
+#: The card's contract fields (SPEC.md): model, forms, import/export and JSON use these names.
+CARD_FIELDS: tuple[str, ...] = (
+    "code",
+    "name",
+    "email",
+    "mail_sender",
+    "mail_server",
+    "ssl_tls",
+    "smtp_username",
+    "smtp_password",
+    "mail_as_attachment",
+    "attachments_with_email",
+    "mail_edit",
+)
+
 #: Modes that send through a server named on a card (SPEC.md: server fields shown, mass mail).
 SERVER_MODES = frozenset({MailSender.SMTP, MailSender.M365_OAUTH})
 

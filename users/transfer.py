@@ -20,25 +20,12 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 
 from users.exceptions import EncryptionKeyError
-from users.models import SystemSettings, UserCard
+from users.models import CARD_FIELDS, SystemSettings, UserCard
 from users.services import usercard_account_get_or_create
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
-CARD_FIELDS = (
-    "code",
-    "name",
-    "email",
-    "mail_sender",
-    "mail_server",
-    "ssl_tls",
-    "smtp_username",
-    "smtp_password",
-    "mail_as_attachment",
-    "attachments_with_email",
-    "mail_edit",
-)
 SECRET_FIELDS = frozenset({"smtp_password"})
 EXPORT_CARD_FIELDS = tuple(name for name in CARD_FIELDS if name not in SECRET_FIELDS)
 BOOLEAN_FIELDS = frozenset({"attachments_with_email", "mail_edit"})
