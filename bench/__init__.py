@@ -1,0 +1,1 @@
+"""Mass-mailing benchmark: every variant against one local SMTP sink (`make bench`)."""
