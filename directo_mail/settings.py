@@ -148,6 +148,8 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 MAILER_TICK_SECONDS = env.float("MAILER_TICK_SECONDS", default=30.0)
+# Redis for provider limits shared by all workers; default: the Celery broker when it is Redis.
+MAILER_LIMITS_REDIS_URL = env.str("MAILER_LIMITS_REDIS_URL", default="")
 CELERY_BEAT_SCHEDULE = {
     # Redeems idle Microsoft 365 refresh tokens (they lapse after 90 idle days) and warns early.
     "oauth365-tokens-keep-fresh": {"task": "oauth365.tokens_keep_fresh", "schedule": 6 * 3600},
