@@ -9,8 +9,8 @@ from cryptography.fernet import Fernet
 
 from users import crypto
 
-# Real local SMTP servers (aiosmtpd + trustme) for every test package.
-pytest_plugins = ["tests.smtp_servers"]
+# Real local SMTP servers (aiosmtpd + trustme) and Chromium for every test package.
+pytest_plugins = ["tests.smtp_servers", "tests.browser"]
 
 TEST_KEYS = [Fernet.generate_key().decode(), Fernet.generate_key().decode()]
 

@@ -6,17 +6,14 @@ import html
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from django.db import connections
 from django.http import HttpResponse
 from django.test import Client
 
 from oauth365 import client as oauth365_client
-from tests.conftest import service_missing
 from tests.factories import UserCardFactory
 from tests.oauth365.idp import IdentityProvider
 from users.models import MailSender, UserCard
@@ -103,32 +100,3 @@ class SignIn:
 @pytest.fixture
 def sign_in(idp: IdentityProvider, settings) -> SignIn:
     return SignIn(idp, settings.MAILER_CA_BUNDLE)
-
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-@pytest.fixture
-def chromium_context(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """Yield a Playwright browser context in Debian's Chromium; fail under CI when missing."""
-    if not CHROMIUM.exists():
-        service_missing(f"Chromium is not installed at {CHROMIUM}")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        service_missing("the playwright package is not installed")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        # The local identity provider's certificate comes from a test CA the browser lacks.
-        context = browser.new_context(ignore_https_errors=True)
-        context.set_default_timeout(15_000)
-        try:
-            yield context
-        finally:
-            context.close()
-            browser.close()
-            # Playwright's loop gave this thread fresh connections: close them so the test
-            # database can be dropped.
-            connections.close_all()

@@ -1,0 +1,49 @@
+"""Real Chromium for page tests: Playwright's sync API driving Debian's /usr/bin/chromium."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connections
+
+from tests.conftest import service_missing
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Without the background-networking flags Chromium tries Google's hosts, which are unreachable.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture
+def chromium_context(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Yield a Playwright browser context in Debian's Chromium; fail under CI when missing."""
+    if not CHROMIUM.exists():
+        service_missing(f"Chromium is not installed at {CHROMIUM}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        service_missing("the playwright package is not installed")
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls
+    # (fixtures, assertions) are still synchronous and safe.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        # A local identity provider's certificate comes from a test CA the browser lacks.
+        context = browser.new_context(ignore_https_errors=True)
+        context.set_default_timeout(15_000)
+        try:
+            yield context
+        finally:
+            context.close()
+            browser.close()
+            # Inside Playwright's loop asgiref gave this thread fresh database connections:
+            # close them, or the test database cannot be dropped afterwards.
+            connections.close_all()
+
+
+@pytest.fixture
+def chromium_page(chromium_context: Any) -> Any:
+    """Return a new page in the Chromium context."""
+    return chromium_context.new_page()
