@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 import re
 import smtplib
 import socket
@@ -50,12 +51,26 @@ _XOAUTH2_STATUS = {
 }
 
 
+_contexts: dict[tuple[str, int], ssl.SSLContext] = {}
+
+
 def ssl_context_create() -> ssl.SSLContext:
-    """Return a verifying client context: system trust plus settings.MAILER_CA_BUNDLE."""
-    context = ssl.create_default_context()
-    cafile = getattr(settings, "MAILER_CA_BUNDLE", "")
-    if cafile:
-        context.load_verify_locations(cafile=cafile)
+    """Return a verifying client context: system trust plus settings.MAILER_CA_BUNDLE.
+
+    Loading the system trust store costs tens of milliseconds, so a context is kept per
+    process for each CA bundle (and its modification time); contexts are safe to share.
+    """
+    cafile = getattr(settings, "MAILER_CA_BUNDLE", "") or ""
+    try:
+        key = (cafile, os.stat(cafile).st_mtime_ns if cafile else 0)
+    except OSError:
+        key = (cafile, -1)  # let load_verify_locations() raise its own clear error
+    context = _contexts.get(key)
+    if context is None:
+        context = ssl.create_default_context()
+        if cafile:
+            context.load_verify_locations(cafile=cafile)
+        _contexts[key] = context
     return context
 
 
@@ -171,6 +186,9 @@ class _Connection(smtplib.SMTP):
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
         self.phase = "tcp"
         sock = socket.create_connection((self.address, port), timeout, self.source_address)
+        # SMTP pipelines little writes (commands, then the message): without TCP_NODELAY a
+        # message larger than one segment can wait for the server's delayed ACK (40 ms on Linux).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.phase = "banner"
         return sock
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import pickle
+import socket
 import ssl
 import time
+from pathlib import Path
 
 import pytest
 import trustme
@@ -405,3 +407,24 @@ def test_transport_error_survives_pickling(closed_port, smtp_settings):
         error.step,
         str(error),
     )
+
+
+def test_transport_sets_tcp_nodelay(smtp_server):
+    """The client socket sends small SMTP writes at once (no delayed-ACK stalls)."""
+    server = smtp_server(tls="starttls")
+    with transport_for(server, "starttls") as transport:
+        transport.send(SENDER, [RECIPIENT], MESSAGE)
+        sock = transport._conn.sock
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    assert len(server.sink.deliveries) == 1
+
+
+def test_ssl_context_create_reuses_context_per_bundle(settings, ca_bundle, tmp_path):
+    """One context per CA bundle: the same object again, a new one for another bundle."""
+    settings.MAILER_CA_BUNDLE = ca_bundle
+    first = ssl_context_create()
+    assert ssl_context_create() is first
+    other = tmp_path / "other.pem"
+    other.write_bytes(Path(ca_bundle).read_bytes())
+    settings.MAILER_CA_BUNDLE = str(other)
+    assert ssl_context_create() is not first
