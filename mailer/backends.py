@@ -16,7 +16,7 @@ from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
 
 from mailer.config import SenderConfig
-from mailer.exceptions import MailDeliveryError, MailSettingsError
+from mailer.exceptions import MailDeliveryError
 from mailer.services import SEND_ERRORS, mail_send, mail_transport_get, sender_config_get
 from mailer.transport import SmtpTransport
 from users.models import UserCard
@@ -76,10 +76,7 @@ class UserCardEmailBackend(BaseEmailBackend):
     def _session(self, card: UserCard) -> tuple[SenderConfig, SmtpTransport]:
         if card.pk not in self._sessions:
             config = sender_config_get(card=card)
-            if not config.ready:
-                raise MailSettingsError(
-                    "settings_incomplete", host=config.host, detail="; ".join(config.missing)
-                )
+            # mail_transport_get() refuses settings that are not ready.
             self._sessions[card.pk] = (config, mail_transport_get(config=config))
         return self._sessions[card.pk]
 

@@ -436,34 +436,26 @@ class SmtpTransport:
         elif "LOGIN" in mechanisms:
             mechanism, initial, answers = "LOGIN", None, [user, password]
         else:
-            raise self._fail(
-                Step.AUTH,
-                delivery_error(
-                    "auth_not_offered",
-                    step=Step.AUTH,
-                    host=self.host,
-                    port=self.port,
-                    detail=f"it offers only {', '.join(mechanisms) or 'nothing'}",
-                ),
-            )
+            raise self._auth_not_offered(f"it offers only {', '.join(mechanisms) or 'nothing'}")
         code, text = self._sasl(conn, mechanism, initial, answers)
         if code not in (235, 503):  # 503: already authenticated
             raise self._fail(Step.AUTH, self._reply_error(Step.AUTH, code, text, mechanism))
         self._record(Step.AUTH, True, code, text, detail=f"{mechanism} as {self.username}")
 
+    def _auth_not_offered(self, detail: str) -> MailDeliveryError:
+        return self._fail(
+            Step.AUTH,
+            delivery_error(
+                "auth_not_offered", step=Step.AUTH, host=self.host, port=self.port, detail=detail
+            ),
+        )
+
     def _auth_xoauth2(self, conn: _Connection) -> None:
         assert self._xoauth2_token is not None
         mechanisms = self._mechanisms(conn)
         if "XOAUTH2" not in mechanisms:
-            raise self._fail(
-                Step.AUTH,
-                delivery_error(
-                    "auth_not_offered",
-                    step=Step.AUTH,
-                    host=self.host,
-                    port=self.port,
-                    detail=f"no XOAUTH2; it offers {', '.join(mechanisms) or 'nothing'}",
-                ),
+            raise self._auth_not_offered(
+                f"no XOAUTH2; it offers {', '.join(mechanisms) or 'nothing'}"
             )
         token = self._xoauth2_token()
         self._remember_secret(token)
