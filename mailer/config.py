@@ -7,10 +7,12 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
+from django.views.decorators.debug import sensitive_variables
 
 from mailer.platform import Platform
 from users.models import SERVER_MODES, MailSender
 from users.providers import PRESETS_BY_KEY
+from users.secrets import Secret
 from users.validation import SUGGESTED_SSL_TLS, mail_server_parse
 
 if TYPE_CHECKING:
@@ -37,7 +39,7 @@ class CardSettings:
     mail_server: str = ""
     ssl_tls: str = ""
     smtp_username: str = ""
-    smtp_password: str = field(default="", repr=False)
+    smtp_password: Secret | str = field(default="", repr=False)
     m365_token: str = ""  # "" (none), "usable" or "reauth_needed"
     m365_account: str = ""
     card_id: int | None = None
@@ -72,7 +74,7 @@ class SenderConfig:
     port: int | None
     ssl_tls: str
     username: str
-    password: str = field(repr=False, compare=False)
+    password: Secret = field(repr=False, compare=False)
     from_email: str
     reply_to: str
     envelope_from: str
@@ -135,6 +137,7 @@ def _server(card: CardSettings) -> tuple[str, int] | None:
     return server.host, server.port
 
 
+@sensitive_variables("password")
 def sender_config_resolve(
     *, user: CardSettings, global_card: CardSettings | None, platform: Platform
 ) -> SenderConfig:
@@ -154,7 +157,8 @@ def sender_config_resolve(
     sources["mass_mail_allowed"] = sources["mode"]
     mass_mail_allowed = mode in SERVER_MODES
 
-    host, port, ssl_tls, username, password = "", None, "", "", ""
+    host, port, ssl_tls, username = "", None, "", ""
+    password: Secret | str = ""
     m365_token_card_id = None
     reply_to = ""
     from_email, sources["from"] = user.email, USER
@@ -269,7 +273,7 @@ def sender_config_resolve(
         port=port,
         ssl_tls=ssl_tls,
         username=username,
-        password=password,
+        password=Secret(password),
         from_email=from_email,
         reply_to=reply_to,
         envelope_from=envelope_from,

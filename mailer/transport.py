@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from django.conf import settings
 from django.core.mail.utils import DNS_NAME
+from django.views.decorators.debug import sensitive_variables
 
 from mailer.exceptions import (
     InvalidAddressError,
@@ -28,6 +29,7 @@ from mailer.exceptions import (
 )
 from mailer.smtp_errors import network_error, smtp_reply_error, tls_error
 from users.models import MailSender
+from users.secrets import Secret
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -216,6 +218,7 @@ class SmtpTransport:
     Not thread-safe: use one transport per thread or job.
     """
 
+    @sensitive_variables("password")
     def __init__(
         self,
         *,
@@ -223,7 +226,7 @@ class SmtpTransport:
         port: int,
         ssl_tls: str,
         username: str = "",
-        password: str = "",
+        password: Secret | str = "",
         xoauth2_token: TokenProvider | None = None,
         connect_address: str | None = None,
         timeout: float | None = None,
@@ -237,7 +240,7 @@ class SmtpTransport:
         self.port = port
         self.ssl_tls = ssl_tls
         self.username = username
-        self._password = password
+        self._password = Secret(password)
         self._xoauth2_token = xoauth2_token
         self.connect_address = connect_address or host
         self.timeout = float(settings.MAILER_TIMEOUT if timeout is None else timeout)
@@ -246,7 +249,7 @@ class SmtpTransport:
         self._conn: _Connection | None = None
         self._secrets: set[str] = set()
         self._transcript: list[TranscriptStep] = []
-        self._remember_secret(password)
+        self._remember_secret(self._password.reveal())
 
     @classmethod
     def from_config(
@@ -427,9 +430,10 @@ class SmtpTransport:
             )
         return conn.esmtp_features["auth"].upper().split()
 
+    @sensitive_variables()
     def _auth_password(self, conn: _Connection) -> None:
         mechanisms = self._mechanisms(conn)
-        user, password = self.username.encode(), self._password.encode()
+        user, password = self.username.encode(), self._password.reveal().encode()
         # PLAIN and LOGIN in UTF-8 (RFC 4616); smtplib.login() would refuse non-ASCII passwords.
         if "PLAIN" in mechanisms:
             mechanism, initial, answers = "PLAIN", b"\0" + user + b"\0" + password, []
@@ -450,6 +454,7 @@ class SmtpTransport:
             ),
         )
 
+    @sensitive_variables()
     def _auth_xoauth2(self, conn: _Connection) -> None:
         assert self._xoauth2_token is not None
         mechanisms = self._mechanisms(conn)
@@ -488,6 +493,7 @@ class SmtpTransport:
             raise self._fail(Step.AUTH, self._reply_error(Step.AUTH, code, reply, "XOAUTH2"))
         self._record(Step.AUTH, True, code, reply, detail=f"XOAUTH2 as {self.username}")
 
+    @sensitive_variables()
     def _sasl(
         self, conn: _Connection, mechanism: str, initial: bytes | None, answers: list[bytes]
     ) -> tuple[int, str]:

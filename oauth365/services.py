@@ -12,6 +12,7 @@ import msal
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from mailer.models import EventKind, MailEvent
 from oauth365.client import SCOPES, msal_app_build, msal_call, msal_error
@@ -46,6 +47,7 @@ class CallbackOutcome:
     popup: bool | None = None  # None: the flow was refused before we knew
 
 
+@sensitive_variables("auth_response")
 def m365_callback_handle(
     *,
     session: SessionBase,
@@ -85,6 +87,7 @@ def m365_callback_handle(
     )
 
 
+@sensitive_variables()
 def m365_connection_save(*, card: UserCard, completed: CompletedFlow) -> M365Connection:
     """Store the token cache and the signed-in identity on the card; refuse a mailbox in use."""
     claims = completed.claims
@@ -215,6 +218,7 @@ def m365_consent_lapse_warn(*, now: datetime) -> int:
     return warned
 
 
+@sensitive_variables("cache", "result")
 def _access_token_acquire(*, card_id: int, force_refresh: bool) -> str:
     failure: M365AuthError | None = None
     with transaction.atomic():
@@ -233,7 +237,7 @@ def _access_token_acquire(*, card_id: int, force_refresh: bool) -> str:
             # Known dead: asking the identity provider again would only loop.
             raise ReauthenticationRequiredError(card=connection.card.code)
         cache = msal.SerializableTokenCache()
-        cache.deserialize(connection.token_cache)
+        cache.deserialize(connection.token_cache.reveal())
         app = msal_app_build(token_cache=cache)
         result = _silent(app, connection, force_refresh=force_refresh)
         if result is not None and "access_token" in result:

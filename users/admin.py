@@ -45,7 +45,7 @@ class UserCardAdmin(admin.ModelAdmin):
     list_filter = ("mail_sender",)
     search_fields = ("code", "name", "email", "smtp_username")
     ordering = ("code",)
-    readonly_fields = ("provider_presets", "m365_status", "effective_settings")
+    readonly_fields = ("provider_presets", "m365_status", "effective_settings", "secret_state")
 
     class Media:
         js = ("users/card_form.js", "users/test_mail.js")
@@ -111,8 +111,7 @@ class UserCardAdmin(admin.ModelAdmin):
                         "mail_server",
                         "ssl_tls",
                         "smtp_username",
-                        "smtp_password",
-                        "clear_smtp_password",
+                        *self._secret_fields(request, obj),
                     ),
                 },
             ),
@@ -127,6 +126,18 @@ class UserCardAdmin(admin.ModelAdmin):
                 ("Effective settings", {"fields": ("effective_settings",)}),
             ]
         return fieldsets
+
+    def _secret_fields(self, request: HttpRequest, obj: UserCard | None) -> tuple[str, ...]:
+        # A read-only view shows only whether a password is stored, never the field itself.
+        if self.has_change_permission(request, obj) or (
+            obj is None and self.has_add_permission(request)
+        ):
+            return ("smtp_password", "clear_smtp_password")
+        return ("secret_state",)
+
+    @admin.display(description="Password")
+    def secret_state(self, obj: UserCard | None) -> str:
+        return "set" if obj is not None and obj.smtp_password else "not set"
 
     def get_list_display(self, request: HttpRequest) -> tuple[str | Callable[[Any], str], ...]:
         # Resolve every row against one global card and platform read once per page.

@@ -4,31 +4,73 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.db import models
+from django.db.models.query_utils import DeferredAttribute
 
 from users.crypto import secret_decrypt, secret_encrypt
+from users.exceptions import EncryptionKeyError
+from users.secrets import Secret, secret_reveal
+
+
+class SecretAttribute(DeferredAttribute):
+    """Wrap whatever is assigned to the field in a Secret, so the attribute is never plaintext."""
+
+    def __set__(self, instance: models.Model, value: Any) -> None:
+        if value is not None and not isinstance(value, Secret):
+            value = Secret(value)
+        instance.__dict__[self.field.attname] = value
 
 
 class EncryptedTextField(models.TextField):
-    """Hold a secret in clear in Python and as a Fernet token in the database.
+    """Hold a secret as a `Secret` in Python and as a Fernet token in the database.
 
     An empty value is stored as an empty string, unencrypted, so "not set" stays queryable.
     A token that no configured key opens raises EncryptionKeyError on load; the row is never
-    rewritten by this field.
+    rewritten by this field. Serializers (`dumpdata`) write the Fernet token, never the plaintext,
+    and `loaddata` reads it back with the same keys.
     """
 
     description = "Text encrypted at rest with Fernet keys from FIELD_ENCRYPTION_KEYS"
+    # django-stubs: what may be assigned, and what the attribute holds.
+    _pyi_private_set_type: Secret | str  # type: ignore[assignment]
+    _pyi_private_get_type: Secret  # type: ignore[assignment]
+    descriptor_class = SecretAttribute
 
     def get_prep_value(self, value: Any) -> Any:
-        value = super().get_prep_value(value)
-        if value in (None, ""):
-            return value
-        return secret_encrypt(value)
+        if value is None:
+            return None
+        plaintext = secret_reveal(value)
+        if plaintext == "":
+            return ""
+        return secret_encrypt(plaintext)
 
-    def from_db_value(self, value: str | None, expression: Any, connection: Any) -> str | None:
-        if value in (None, ""):
+    def from_db_value(self, value: str | None, expression: Any, connection: Any) -> Secret | None:
+        if value is None:
+            return None
+        return Secret(secret_decrypt(value) if value else "")
+
+    def to_python(self, value: Any) -> Secret | None:
+        if value is None or isinstance(value, Secret):
             return value
-        return secret_decrypt(value)
+        value = str(value)
+        # A serialized dump carries the Fernet token: open it with the configured keys.
+        if value.startswith("gAAAAA"):
+            try:
+                return Secret(secret_decrypt(value))
+            except EncryptionKeyError:
+                pass
+        return Secret(value)
+
+    def value_to_string(self, obj: models.Model) -> str:
+        """Serialize as ciphertext: a dump never carries a decrypted secret."""
+        value = self.value_from_object(obj)
+        return self.get_prep_value(value) or ""
+
+    def formfield(self, **kwargs: Any) -> Any:
+        # A model form never shows a stored secret back (forms declare their own secret fields).
+        kwargs.setdefault("widget", forms.PasswordInput(render_value=False))
+        return super().formfield(**kwargs)
 
     def get_lookup(self, lookup_name: str) -> Any:
         # Fernet tokens are randomised: only emptiness can be compared in the database.

@@ -14,6 +14,7 @@ from django.utils.text import slugify
 
 from users.fields import EncryptedTextField
 from users.providers import is_gmail_host, is_microsoft_365_host
+from users.secrets import Secret
 from users.validation import (
     gmail_app_password_normalize,
     mail_server_parse,
@@ -184,7 +185,7 @@ class UserCard(models.Model):
                 errors.setdefault("mail_server", []).extend(exc.messages)
         host = self.server_host() or self._global_host()
         if host and is_gmail_host(host) and self.smtp_password:
-            self.smtp_password = gmail_app_password_normalize(self.smtp_password)
+            self.smtp_password = Secret(gmail_app_password_normalize(self.smtp_password.reveal()))
         if host and is_microsoft_365_host(host):
             if (
                 self.mail_sender != MailSender.M365_OAUTH

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 
+from users.secrets import Secret
+
 ALLOWED_PORTS = (25, 465, 587)
 SUGGESTED_SSL_TLS = {25: "starttls", 465: "ssl", 587: "starttls"}
 SSL_TLS_LABELS = {"no": "No", "ssl": "SSL", "starttls": "StartTLS / SSL / TLS"}
@@ -18,6 +20,8 @@ _FORBIDDEN_CHARS = re.compile(r"[\r\n\x00]")
 
 def reject_control_characters(value: object) -> None:
     """Refuse CR, LF and NUL, which would let a value inject SMTP or mail headers."""
+    if isinstance(value, Secret):
+        value = value.reveal()
     if isinstance(value, str) and _FORBIDDEN_CHARS.search(value):
         raise ValidationError(
             "Line breaks and NUL characters are not allowed here; remove them.",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
 import json
 
 from hypothesis import given
@@ -9,6 +11,8 @@ from hypothesis import strategies as st
 
 from mailer.config import CardSettings, sender_config_resolve
 from mailer.platform import Platform
+from users.secrets import secret_reveal
+from users.validation import SUGGESTED_SSL_TLS
 
 SOURCES_OF_VALUES = (
     "mode",
@@ -24,7 +28,18 @@ SOURCES_OF_VALUES = (
 )
 
 servers = st.sampled_from(
-    ["", "smtp.acme.test:465", "smtp.acme.test:587", "mail.other.test:25", "[::1]:587"]
+    [
+        "",
+        "smtp.acme.test:465",
+        "smtp.acme.test:587",
+        "SMTP.Acme.Test.:465",
+        "smtp.acme.test:25",
+        "mail.other.test:25",
+        "smtp.office365.com:587",
+        "smtp.office365.com:25",
+        "[::1]:587",
+        "[0:0::1]:587",
+    ]
 )
 secrets = st.one_of(
     st.just(""), st.text("abcdef0123", min_size=4, max_size=8).map("SECRET-{}-X".format)
@@ -68,9 +83,9 @@ def test_resolve_credentials_never_mix(user, global_card, platform):
         allowed = {(user.smtp_username, user.smtp_password), ("", ""), (user.smtp_username, "")}
         if config.mode == "m365_oauth":
             allowed.add((user.m365_account, ""))
-        assert (config.username, config.password) in allowed
+        assert (config.username, config.password.reveal()) in allowed
     elif source == "platform":
-        assert (config.username, config.password) == (
+        assert (config.username, config.password.reveal()) == (
             platform.relay_username,
             platform.relay_password,
         )
@@ -82,9 +97,12 @@ def test_resolve_credentials_never_mix(user, global_card, platform):
                 (global_card.smtp_username, ""),
                 (global_card.smtp_username or global_card.m365_account, ""),
             }
-        assert (config.username, config.password) in pairs
+        assert (config.username, config.password.reveal()) in pairs
     if user.smtp_username and config.mode == "smtp":
-        assert (config.username, config.password) == (user.smtp_username, user.smtp_password)
+        assert (config.username, config.password.reveal()) == (
+            user.smtp_username,
+            secret_reveal(user.smtp_password),
+        )
 
 
 @given(user=cards("KIVI"), global_card=st.one_of(st.none(), cards("ADMIN")), platform=platforms)
@@ -132,14 +150,49 @@ def test_resolve_mode_and_mass_mail_follow_the_rules(user, global_card, platform
             assert config.host and config.port in (25, 465, 587)
 
 
-@given(user=cards("KIVI"), global_card=cards("ADMIN"), platform=platforms)
-def test_resolve_global_secret_never_goes_to_a_user_server(user, global_card, platform):
-    """The global card's password and token are only used with the global card's own host."""
-    config = sender_config_resolve(user=user, global_card=global_card, platform=platform)
-    if config.sources["username"] == "global:ADMIN" and config.mode in ("smtp", "m365_oauth"):
-        global_host = global_card.mail_server.rsplit(":", 1)[0].strip("[]").lower()
-        assert config.host == global_host or (
-            not global_card.mail_server and config.sources["host"] == "platform"
+def _endpoint(mail_server: str) -> tuple[str, int]:
+    host, _, port = mail_server.rpartition(":")
+    host = host.strip("[]").lower().rstrip(".")
+    return str(ipaddress.ip_address(host)) if ":" in host else host, int(port)
+
+
+TLS_STRENGTH = {"no": 0, "ssl": 1, "starttls": 1}
+
+
+@st.composite
+def users_near_global(draw: st.DrawFn) -> tuple[CardSettings, CardSettings]:
+    """Draw a global card and a user who often names G's host (any case, port and SSL/TLS)."""
+    global_card, user = draw(cards("ADMIN")), draw(cards("KIVI"))
+    if global_card.mail_server and draw(st.booleans()):
+        host, _ = _endpoint(global_card.mail_server)
+        spelled = draw(
+            st.sampled_from([host, host.upper(), f"{host}."] if ":" not in host else [f"[{host}]"])
         )
+        port = draw(st.sampled_from([25, 465, 587]))
+        user = dataclasses.replace(
+            user, mail_server=f"{spelled}:{port}", smtp_username="", smtp_password=""
+        )
+    return user, global_card
+
+
+@given(pair=users_near_global(), platform=platforms)
+def test_resolve_global_secret_never_goes_to_a_user_server(pair, platform):
+    """G's password and token go only to G's host and port, never with weaker SSL/TLS."""
+    user, global_card = pair
+    config = sender_config_resolve(user=user, global_card=global_card, platform=platform)
+    uses_global_secret = config.m365_token_card_id == 2 or (
+        config.sources["password_set"] == "global:ADMIN" and config.password_set
+    )
     if config.m365_token_card_id == 2:
         assert config.sources["m365_token"] == "global:ADMIN"
+    if not uses_global_secret:
+        return
+    assert config.mode in ("smtp", "m365_oauth") and config.host and config.port
+    if global_card.mail_server:
+        global_host, global_port = _endpoint(global_card.mail_server)
+    else:  # G itself would send to the Microsoft 365 default server
+        assert config.mode == "m365_oauth"
+        global_host, global_port = "smtp.office365.com", 587
+    global_ssl_tls = global_card.ssl_tls or SUGGESTED_SSL_TLS[global_port]
+    assert _endpoint(f"[{config.host}]:{config.port}") == (global_host, global_port)
+    assert TLS_STRENGTH[config.ssl_tls] >= TLS_STRENGTH[global_ssl_tls]

@@ -32,7 +32,7 @@ def test_callback_stores_encrypted_cache_with_identity(idp, card, user_client, s
     assert stored.account == "kivi@contoso.test"
     assert stored.status == M365Status.CONNECTED
     assert stored.authenticated_at is not None
-    cache = json.loads(stored.token_cache)
+    cache = json.loads(stored.token_cache.reveal())
     assert len(cache["RefreshToken"]) == 1
     with db_connection.cursor() as cursor:
         cursor.execute("SELECT token_cache FROM oauth365_m365connection WHERE id = %s", [stored.pk])
@@ -58,7 +58,7 @@ def test_callback_replayed_state_is_refused(idp, card, user_client, sign_in):
     """A second callback with the same state and code is refused: the flow is used once."""
     params = sign_in.authorize(sign_in.start(user_client))
     user_client.post("/oauth365/callback/", params)
-    saved = M365Connection.objects.get(card=card).token_cache
+    saved = M365Connection.objects.get(card=card).token_cache.reveal()
 
     first_replay = user_client.post("/oauth365/callback/", params)
     replay = user_client.post("/oauth365/callback/", {**params, "oauth365_repost": "1"})
@@ -66,7 +66,7 @@ def test_callback_replayed_state_is_refused(idp, card, user_client, sign_in):
     assert 'name="oauth365_repost"' in first_replay.content.decode()
     assert "could not be matched" in replay.content.decode()
     assert _token_code_requests(idp) == 1
-    assert M365Connection.objects.get(card=card).token_cache == saved
+    assert M365Connection.objects.get(card=card).token_cache.reveal() == saved
 
 
 def test_callback_without_flow_is_refused(idp, card, user_client):

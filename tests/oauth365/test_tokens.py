@@ -21,7 +21,7 @@ REVOKED = ("invalid_grant", "AADSTS700082: The refresh token has expired due to 
 
 
 def _refresh_token(card) -> str:
-    cache = json.loads(M365Connection.objects.get(card=card).token_cache)
+    cache = json.loads(M365Connection.objects.get(card=card).token_cache.reveal())
     (entry,) = cache["RefreshToken"].values()
     return entry["secret"]
 

@@ -77,7 +77,7 @@ def test_usercard_admin_blank_password_keeps_stored(admin_client, card_post_data
     assert response.status_code == 302
     card.refresh_from_db()
     assert card.name == "Renamed"
-    assert card.smtp_password == SECRET
+    assert card.smtp_password.reveal() == SECRET
     history = LogEntry.objects.get(object_id=str(card.pk)).get_change_message()
     assert "Name" in history
     assert "Password" not in history
@@ -89,7 +89,7 @@ def test_usercard_admin_typed_password_replaces_stored(admin_client, card_post_d
     response = admin_client.post(change_url(card), card_post_data(card, smtp_password="new-one"))
     assert response.status_code == 302
     card.refresh_from_db()
-    assert card.smtp_password == "new-one"
+    assert card.smtp_password.reveal() == "new-one"
 
 
 def test_usercard_admin_clear_removes_password(admin_client, card_post_data):
@@ -98,7 +98,7 @@ def test_usercard_admin_clear_removes_password(admin_client, card_post_data):
     response = admin_client.post(change_url(card), card_post_data(card, clear_smtp_password="on"))
     assert response.status_code == 302
     card.refresh_from_db()
-    assert card.smtp_password == ""
+    assert card.smtp_password.reveal() == ""
 
 
 def test_usercard_admin_clear_with_typed_password_is_refused(admin_client, card_post_data):
@@ -110,7 +110,7 @@ def test_usercard_admin_clear_with_typed_password_is_refused(admin_client, card_
     assert response.status_code == 200
     assert "not both" in response.content.decode()
     card.refresh_from_db()
-    assert card.smtp_password == SECRET
+    assert card.smtp_password.reveal() == SECRET
 
 
 def test_usercard_admin_rejects_bad_port(admin_client, card_post_data):

@@ -59,7 +59,7 @@ def test_admin_card_form_shows_server_fields_live_and_fills_gmail_preset(
         "smtp.gmail.com:465",
         "ssl",
     )
-    assert card.smtp_password == "abcdefghijklmnop"
+    assert card.smtp_password.reveal() == "abcdefghijklmnop"
 
 
 def test_personal_card_form_hides_server_fields_and_applies_preset(chromium_page, live_server):

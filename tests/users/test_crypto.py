@@ -46,7 +46,7 @@ def test_encrypted_field_wrong_key_raises_named_error_and_keeps_row(settings):
         UserCard.objects.get(pk=card.pk)
     assert raw_password(card.pk) == before
     use_keys(settings, OLD)
-    assert UserCard.objects.get(pk=card.pk).smtp_password == "kept-secret"
+    assert UserCard.objects.get(pk=card.pk).smtp_password.reveal() == "kept-secret"
 
 
 @pytest.mark.django_db
@@ -67,7 +67,7 @@ def test_encrypted_field_old_key_still_decrypts_after_new_key_first(settings):
     """With the new key first and the old one after it, old values still load."""
     card = SmtpCardFactory(smtp_password="from-before")
     use_keys(settings, NEW, OLD)
-    assert UserCard.objects.get(pk=card.pk).smtp_password == "from-before"
+    assert UserCard.objects.get(pk=card.pk).smtp_password.reveal() == "from-before"
     card.smtp_password = "written-now"
     card.save()
     assert Fernet(NEW).decrypt(raw_password(card.pk).encode()) == b"written-now"
@@ -79,7 +79,7 @@ def test_encrypted_field_stores_empty_secret_as_empty_string():
     card = UserCardFactory(smtp_password="")
     assert raw_password(card.pk) == ""
     assert UserCard.objects.filter(smtp_password="").filter(pk=card.pk).exists()
-    assert UserCard.objects.get(pk=card.pk).smtp_password == ""
+    assert UserCard.objects.get(pk=card.pk).smtp_password.reveal() == ""
 
 
 def test_fernet_keys_missing_outside_development_is_improperly_configured(settings):

@@ -131,7 +131,7 @@ def test_import_usercards_stores_password_encrypted(tmp_path):
     raw = raw_password(card)
     assert raw != "zone-secret-1" and "zone-secret-1" not in raw
     assert Fernet(TEST_KEYS[0]).decrypt(raw.encode()).decode() == "zone-secret-1"
-    assert card.smtp_password == "zone-secret-1"
+    assert card.smtp_password.reveal() == "zone-secret-1"
 
 
 def test_import_usercards_reads_stdin(monkeypatch):
@@ -280,13 +280,13 @@ def test_import_usercards_password_missing_keeps_and_empty_clears(tmp_path):
     card = SmtpCardFactory(code="KIVI", smtp_password="keep-me")
     run_import(tmp_path, {"user_cards": [{"code": "KIVI", "name": "A"}]})
     card.refresh_from_db()
-    assert card.smtp_password == "keep-me"
+    assert card.smtp_password.reveal() == "keep-me"
     run_import(tmp_path, {"user_cards": [{"code": "KIVI", "smtp_password": None}]})
     card.refresh_from_db()
-    assert card.smtp_password == "keep-me"
+    assert card.smtp_password.reveal() == "keep-me"
     run_import(tmp_path, {"user_cards": [{"code": "KIVI", "smtp_password": ""}]})
     card.refresh_from_db()
-    assert card.smtp_password == ""
+    assert card.smtp_password.reveal() == ""
     assert raw_password(card) == ""
 
 
@@ -297,7 +297,7 @@ def test_import_usercards_replaces_password_stored_under_lost_key(tmp_path, sett
     message = import_error(tmp_path, {"user_cards": [{"code": "KIVI", "name": "X"}]})
     assert "row 1 (KIVI) smtp_password:" in message and "FIELD_ENCRYPTION_KEYS" in message
     run_import(tmp_path, {"user_cards": [{"code": "KIVI", "smtp_password": "fresh"}]})
-    assert UserCard.objects.get(pk=card.pk).smtp_password == "fresh"
+    assert UserCard.objects.get(pk=card.pk).smtp_password.reveal() == "fresh"
 
 
 def test_import_usercards_accepts_yes_no_booleans(tmp_path):
@@ -396,7 +396,7 @@ def test_import_usercards_exit_status_in_subprocess(tmp_path):
     path.write_text(json.dumps({"user_cards": [GLOBAL_ROW]}), encoding="utf-8")
     done = manage_run("import_usercards", str(path))
     assert done.returncode == 0, done.stderr
-    assert UserCard.objects.get(code="MAILER").smtp_password == "zone-secret-1"
+    assert UserCard.objects.get(code="MAILER").smtp_password.reveal() == "zone-secret-1"
     exported = manage_run("export_usercards")
     assert exported.returncode == 0
     assert json.loads(exported.stdout)["user_cards"][0]["code"] == "MAILER"

@@ -21,7 +21,7 @@ def test_usercard_password_is_encrypted_at_rest():
         (raw,) = cursor.fetchone()
     assert "plain-secret-123" not in raw
     assert raw.startswith("gAAAA")
-    assert UserCard.objects.get(pk=card.pk).smtp_password == "plain-secret-123"
+    assert UserCard.objects.get(pk=card.pk).smtp_password.reveal() == "plain-secret-123"
 
 
 def test_usercard_code_is_unique_case_insensitively():
@@ -45,7 +45,7 @@ def test_usercard_clean_strips_gmail_app_password_spaces():
         mail_server="smtp.gmail.com:465", ssl_tls="ssl", smtp_password="abcd efgh ijkl mnop"
     )
     card.clean()
-    assert card.smtp_password == "abcdefghijklmnop"
+    assert card.smtp_password.reveal() == "abcdefghijklmnop"
 
 
 def test_usercard_clean_normalizes_mail_server():

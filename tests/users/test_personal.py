@@ -94,7 +94,7 @@ def test_personal_card_post_saves_own_card(owner_client, own_card, card_post_dat
     own_card.refresh_from_db()
     assert own_card.name == "Mari Maasikas"
     assert own_card.mail_edit is True
-    assert own_card.smtp_password == SECRET
+    assert own_card.smtp_password.reveal() == SECRET
 
 
 def test_personal_card_post_cannot_touch_another_card(owner_client, own_card, card_post_data):
@@ -109,7 +109,7 @@ def test_personal_card_post_cannot_touch_another_card(owner_client, own_card, ca
     assert response.status_code == 302
     other.refresh_from_db()
     own_card.refresh_from_db()
-    assert (other.code, other.name, other.smtp_password) == ("KIVI", "Kivi", "kivi-secret")
+    assert (other.code, other.name, other.smtp_password.reveal()) == ("KIVI", "Kivi", "kivi-secret")
     assert own_card.code == "MARI"
     assert own_card.user.username == "MARI"
     assert own_card.name == "Hijacked"
@@ -120,7 +120,7 @@ def test_personal_card_clear_removes_password(owner_client, own_card, card_post_
     data = card_post_data(own_card, code=None, smtp_username="", clear_smtp_password="on")
     assert owner_client.post(URL, data).status_code == 302
     own_card.refresh_from_db()
-    assert own_card.smtp_password == ""
+    assert own_card.smtp_password.reveal() == ""
 
 
 def test_personal_card_rejects_bad_port(owner_client, own_card, card_post_data):

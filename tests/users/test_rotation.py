@@ -95,12 +95,14 @@ def test_rotate_encryption_keys_reencrypts_every_secret_with_first_key(settings,
     assert len(tokens) == 4
     assert all(opens_with(NEW, token) and not opens_with(OLD, token) for token in tokens.values())
     use_keys(settings, NEW)
-    assert sorted(card.smtp_password for card in UserCard.objects.exclude(smtp_password="")) == [
+    assert sorted(
+        card.smtp_password.reveal() for card in UserCard.objects.exclude(smtp_password="")
+    ) == [
         "password-0",
         "password-1",
         "password-2",
     ]
-    assert M365Connection.objects.get().token_cache == '{"AccessToken": {}}'
+    assert M365Connection.objects.get().token_cache.reveal() == '{"AccessToken": {}}'
 
 
 def test_rotate_encryption_keys_second_run_rotates_nothing(settings, old_secrets):
