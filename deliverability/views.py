@@ -26,17 +26,23 @@ EVENTS_PER_PAGE = 100
 OWN_EVENTS_LIMIT = 200
 
 
-def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Let only signed-in staff in; anyone else signed in gets 403."""
+View = Callable[..., HttpResponse]
 
-    @login_required
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_staff:
-            raise PermissionDenied("Only administrators see this page.")
-        return view(request, *args, **kwargs)
 
-    return wrapped
+def permission_needed(perm: str) -> Callable[[View], View]:
+    """Let in only signed-in users who hold the model permission; others signed in get 403."""
+
+    def decorate(view: View) -> View:
+        @login_required
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.has_perm(perm):
+                raise PermissionDenied("You do not have permission to see this page.")
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorate
 
 
 def _own_card(request: HttpRequest) -> UserCard:
@@ -70,7 +76,7 @@ def diagnostics_own(request: HttpRequest) -> HttpResponse:
     return _diagnostics_render(request, _own_card(request))
 
 
-@staff_required
+@permission_needed("users.view_usercard")
 @require_safe
 def diagnostics_card(request: HttpRequest, code: str) -> HttpResponse:
     """Show the DNS diagnostics of any card (administrators)."""
@@ -86,7 +92,7 @@ def events_own(request: HttpRequest) -> HttpResponse:
     return render(request, "deliverability/events.html", {"card": card, "events": events})
 
 
-@staff_required
+@permission_needed("mailer.view_mailevent")
 @require_safe
 def events_all(request: HttpRequest) -> HttpResponse:
     """Show every event, filtered by user, cause, kind and mass-mail job (administrators)."""

@@ -123,7 +123,11 @@ class InvoiceAdmin(admin.ModelAdmin):
         # The lines are saved only now: the stored totals follow them.
         invoice_totals_recompute(invoice=form.instance)
 
-    @admin.action(description="Mass-mail selected invoices")
+    def has_mass_mail_permission(self, request: HttpRequest) -> bool:
+        """Mass mailing starts a job: it needs the permission to add mass-mail jobs."""
+        return request.user.has_perm("mailer.add_massmailjob")
+
+    @admin.action(description="Mass-mail selected invoices", permissions=["mass_mail"])
     def mass_mail(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> HttpResponse | None:
         """Start one job per owner; with "Mail edit" Yes, edit the templates first."""
         by_owner: dict[Any, list[int]] = defaultdict(list)

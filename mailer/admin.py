@@ -134,15 +134,15 @@ class MassMailJobAdmin(admin.ModelAdmin):
                 self.message_user(request, f"Job {job.pk}: {exc.user_message}", messages.ERROR)
         self.message_user(request, f"{changed} job(s) changed.", messages.SUCCESS)
 
-    @admin.action(description="Pause selected jobs")
+    @admin.action(description="Pause selected jobs", permissions=["change"])
     def pause_jobs(self, request: HttpRequest, queryset: QuerySet[MassMailJob]) -> None:
         self._each(request, queryset, massmail_job_pause)
 
-    @admin.action(description="Resume selected jobs")
+    @admin.action(description="Resume selected jobs", permissions=["change"])
     def resume_jobs(self, request: HttpRequest, queryset: QuerySet[MassMailJob]) -> None:
         self._each(request, queryset, massmail_job_resume)
 
-    @admin.action(description="Cancel selected jobs")
+    @admin.action(description="Cancel selected jobs", permissions=["change"])
     def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[MassMailJob]) -> None:
         self._each(request, queryset, massmail_job_cancel)
 

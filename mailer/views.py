@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -20,6 +21,8 @@ from mailer.massmail.jobs import massmail_job_rows
 from mailer.models import MailStatus, MassMailJob
 
 ROWS_PER_PAGE = 100
+VIEW_JOBS = "mailer.view_massmailjob"
+CHANGE_JOBS = "mailer.change_massmailjob"
 _ACTIONS = {
     "pause": massmail_job_pause,
     "resume": massmail_job_resume,
@@ -28,9 +31,11 @@ _ACTIONS = {
 
 
 def _job_get(request: HttpRequest, job_id: int) -> MassMailJob:
-    """Return the job when the user owns it or is staff; others get a 404, not a 403."""
+    """Return the job when the user owns it or may view every job; others get a 404, not a 403."""
     job = MassMailJob.objects.select_related("owner").filter(pk=job_id).first()
-    if job is None or not (request.user.is_staff or job.owner.user_id == request.user.pk):
+    if job is None or not (
+        job.owner.user_id == request.user.pk or request.user.has_perm(VIEW_JOBS)
+    ):
         raise Http404("No such job.")
     return job
 
@@ -38,9 +43,9 @@ def _job_get(request: HttpRequest, job_id: int) -> MassMailJob:
 @login_required
 @require_GET
 def job_list(request: HttpRequest) -> HttpResponse:
-    """List the signed-in user's jobs (staff: every job), newest first."""
+    """List the signed-in user's jobs (with the view permission: every job), newest first."""
     jobs = MassMailJob.objects.select_related("owner")
-    if not request.user.is_staff:
+    if not request.user.has_perm(VIEW_JOBS):
         jobs = jobs.filter(owner__user_id=int(request.user.pk or 0))
     return render(request, "mailer/job_list.html", {"jobs": jobs[:200]})
 
@@ -82,6 +87,8 @@ def job_action(request: HttpRequest, job_id: int, action: str) -> HttpResponse:
     service = _ACTIONS.get(action)
     if service is None:
         raise Http404("No such action.")
+    if job.owner.user_id != request.user.pk and not request.user.has_perm(CHANGE_JOBS):
+        raise PermissionDenied("Changing another user's job needs the permission to change jobs.")
     try:
         changed = service(job=job)
     except MassMailRefusedError as exc:

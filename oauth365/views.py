@@ -185,8 +185,11 @@ def disconnect(request: HttpRequest, card_id: int | None = None) -> HttpResponse
         card = _own_card(request)
         next_url = _next_url(request)
     else:
-        if not request.user.is_staff:
-            raise PermissionDenied("Only administrators can disconnect another user's card.")
+        if not request.user.has_perm("oauth365.delete_m365connection"):
+            raise PermissionDenied(
+                "Disconnecting another user's card needs the permission to delete Microsoft 365 "
+                "connections."
+            )
         card = get_object_or_404(UserCard, pk=card_id)
         next_url = _next_url(request, default=_admin_card_url(card))
     if card is None:

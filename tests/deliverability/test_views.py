@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.apps import apps
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from mailer.models import EventKind, MailEvent
@@ -15,9 +16,13 @@ pytestmark = pytest.mark.django_db
 
 
 def signed_in(client, card, *, staff: bool = False):
+    """Sign in as the card's user; staff get the permissions the administrator pages need."""
     if staff:
         card.user.is_staff = True
         card.user.save()
+        card.user.user_permissions.set(
+            Permission.objects.filter(codename__in=["view_mailevent", "view_usercard"])
+        )
     client.force_login(card.user)
     return client
 
