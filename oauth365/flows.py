@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import msal
+from django.views.decorators.debug import sensitive_variables
 
 from oauth365.client import (
     SCOPES,
@@ -81,9 +82,14 @@ def m365_flow_start(*, session: SessionBase, card: UserCard, next_url: str, popu
 def m365_flow_pop(
     *, session: SessionBase, user: AbstractBaseUser | AnonymousUser, state: str | None
 ) -> PendingFlow:
-    """Take the pending flow out of the session (once) and refuse it unless it is this one."""
-    stored = session.pop(FLOW_SESSION_KEY, None)
+    """Take the pending flow out of the session (once) and refuse it unless it is this one.
+
+    The flow is taken out only after the state and the user match: a forged callback (a
+    cross-site GET with another state) must not cancel the sign-in that is in progress.
+    """
+    stored = session.get(FLOW_SESSION_KEY)
     if not isinstance(stored, dict) or not isinstance(stored.get("flow"), dict):
+        session.pop(FLOW_SESSION_KEY, None)
         raise FlowRefusedError(description="no pending flow in this session")
     pending = PendingFlow(
         flow=stored["flow"],
@@ -93,16 +99,18 @@ def m365_flow_pop(
         next_url=str(stored.get("next") or ""),
         popup=bool(stored.get("popup")),
     )
-    if not user.is_authenticated or pending.user_id != user.pk:
-        raise FlowRefusedError(description="flow started by another user")
-    if time.time() - pending.started_at > FLOW_MAX_AGE_SECONDS:
-        raise FlowRefusedError(description="flow expired")
     expected = str(pending.flow.get("state") or "")
     if not expected or not hmac.compare_digest(expected.encode(), (state or "").encode()):
         raise FlowRefusedError(description="state mismatch")
+    if not user.is_authenticated or pending.user_id != user.pk:
+        raise FlowRefusedError(description="flow started by another user")
+    session.pop(FLOW_SESSION_KEY, None)
+    if time.time() - pending.started_at > FLOW_MAX_AGE_SECONDS:
+        raise FlowRefusedError(description="flow expired")
     return pending
 
 
+@sensitive_variables("auth_response", "cache", "result")
 def m365_flow_redeem(*, pending: PendingFlow, auth_response: Mapping[str, str]) -> CompletedFlow:
     """Exchange the code (PKCE, nonce checked by MSAL) for tokens in a fresh cache."""
     cache = msal.SerializableTokenCache()

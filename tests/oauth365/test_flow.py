@@ -131,8 +131,21 @@ def test_callback_tampered_state_is_refused(idp, card, user_client, sign_in):
 
     assert "could not be matched" in response.content.decode()
     assert not M365Connection.objects.exists()
-    assert FLOW_SESSION_KEY not in user_client.session
     assert _token_code_requests(idp) == 0
+
+
+def test_callback_forged_state_keeps_the_pending_sign_in(idp, card, user_client, sign_in):
+    """A cross-site GET with a wrong state is refused and does not cancel the real sign-in."""
+    params = sign_in.authorize(sign_in.start(user_client))
+    forged = user_client.get("/oauth365/callback/", {"state": "forged", "code": "x"})
+
+    assert "could not be matched" in forged.content.decode()
+    assert FLOW_SESSION_KEY in user_client.session
+    assert not M365Connection.objects.exists()
+
+    user_client.post("/oauth365/callback/", params)
+    assert M365Connection.objects.get(card=card).usable
+    assert FLOW_SESSION_KEY not in user_client.session
 
 
 def test_start_redirect_uri_ignores_host_header(idp, card, user_client, sign_in, settings):
