@@ -1,6 +1,10 @@
 # The image of docker-compose.yml's web, worker and beat services.
 FROM python:3.13-slim
 
+# Production unless told otherwise: a container started without DJANGO_ENV must not run with
+# DEBUG on and the development secret key (docker-compose.yml passes its own value).
+ENV DJANGO_ENV=production
+
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \

@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "directo_mail",
     "users",
     "mailer",
     "oauth365",
@@ -85,6 +86,9 @@ SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEVELOPMEN
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Error reports (and the debug page) hide URL passwords and secret-named settings in every mode.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "directo_mail.reporting.CredentialSafeExceptionReporterFilter"
 
 # --- DATABASES -----------------------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL")}

@@ -7,6 +7,7 @@ from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.views.decorators.debug import sensitive_variables
 
 RELAY_SCHEMES = {"smtp": ("no", 25), "smtps": ("ssl", 465), "submission": ("starttls", 587)}
 
@@ -28,6 +29,7 @@ class Platform:
         return f"{self.company_slug}@{self.event_domain}" if self.company_slug else ""
 
 
+@sensitive_variables()
 def relay_url_parse(url: str) -> tuple[str, int, str, str, str]:
     """Parse PLATFORM_RELAY_URL into host, port, SSL/TLS mode, username and password."""
     parts = urlsplit(url)
@@ -50,6 +52,7 @@ def relay_url_parse(url: str) -> tuple[str, int, str, str, str]:
     )
 
 
+@sensitive_variables("password")
 def platform_get(*, company_slug: str = "") -> Platform:
     """Return the platform values, read from settings at call time."""
     host, port, ssl_tls, username, password = relay_url_parse(settings.PLATFORM_RELAY_URL)

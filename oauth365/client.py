@@ -18,6 +18,7 @@ import msal
 import requests
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.views.decorators.debug import sensitive_variables
 
 from oauth365.exceptions import (
     AADSTS_ERRORS,
@@ -146,6 +147,7 @@ def http_session() -> IdentityProviderSession:
 
 
 # --- The MSAL app ------------------------------------------------------------------------------
+@sensitive_variables()
 def msal_app_build(
     *, token_cache: msal.SerializableTokenCache | None = None
 ) -> msal.ConfidentialClientApplication:
@@ -171,6 +173,7 @@ def msal_app_build(
         raise AuthorityDiscoveryError(authority=authority, description=str(exc)) from exc
 
 
+@sensitive_variables()
 def msal_call[T](function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """Call MSAL, turning network failures into named errors."""
     try:

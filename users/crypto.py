@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.views.decorators.debug import sensitive_variables
 
 from users.exceptions import EncryptionKeyError
 
@@ -74,11 +75,13 @@ def _reset_keys(*, setting: str, **kwargs: object) -> None:
         fernet_keys.cache_clear()
 
 
+@sensitive_variables()
 def secret_encrypt(plaintext: str) -> str:
     """Encrypt a secret with the first key."""
     return fernet_keys()[0].encrypt(plaintext.encode()).decode("ascii")
 
 
+@sensitive_variables()
 def secret_decrypt(token: str) -> str:
     """Decrypt a secret with any configured key, or raise EncryptionKeyError."""
     try:
@@ -87,6 +90,7 @@ def secret_decrypt(token: str) -> str:
         raise EncryptionKeyError() from exc
 
 
+@sensitive_variables()
 def secret_needs_rotation(token: str) -> bool:
     """Return whether a stored token is not encrypted with the first key."""
     try:
@@ -96,6 +100,7 @@ def secret_needs_rotation(token: str) -> bool:
     return False
 
 
+@sensitive_variables()
 def secret_rotate(token: str) -> str:
     """Re-encrypt a stored token with the first key, or raise EncryptionKeyError."""
     try:

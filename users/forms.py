@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
+from django.views.decorators.debug import sensitive_variables
 
 from users.models import CARD_FIELDS, MailSender, SslTls, UserCard
 from users.providers import PRESETS
@@ -60,6 +61,7 @@ class UserCardForm(forms.ModelForm):
             # A blank choice means "as on the global card, or as the port suggests".
             ssl_tls.choices = [("", "(automatic)"), *SslTls.choices]
 
+    @sensitive_variables("cleaned", "typed")
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or self.cleaned_data
         typed = cleaned.get("smtp_password") or ""
