@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
+from functools import partial
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +15,7 @@ from mailer.platform import Platform
 from users.models import SERVER_MODES, MailSender
 from users.providers import PRESETS_BY_KEY
 from users.secrets import Secret
-from users.validation import SUGGESTED_SSL_TLS, mail_server_parse
+from users.validation import SUGGESTED_SSL_TLS, MailServer, mail_server_parse
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -137,6 +139,36 @@ def _server(card: CardSettings) -> tuple[str, int] | None:
     return server.host, server.port
 
 
+def _host_key(host: str) -> str:
+    """Return a host name as compared: lower case, no root dot, IPv6 in its one short form."""
+    host = host.lower().rstrip(".")
+    try:
+        return ipaddress.ip_address(host).compressed
+    except ValueError:
+        return host
+
+
+# SSL/TLS strength for rule 4: SSL and StartTLS both encrypt before AUTH; `no` never does.
+_TLS_STRENGTH = {"": 0, "no": 0, "ssl": 1, "starttls": 1}
+_TLS_WORDS = {"no": "with SSL/TLS No", "ssl": "with SSL", "starttls": "with StartTLS"}
+
+
+def _global_secret_withheld(
+    *, key: str, g: CardSettings, server: tuple[str, int], ssl_tls: str, user: CardSettings
+) -> str:
+    """Return the `missing` entry: where the global card's secret may go, and the user's fix."""
+    if key == "m365_token":
+        what, fix = "Microsoft 365 token goes", "click Authenticate Microsoft 365"
+    else:
+        what, fix = "username and password go", "set your own Username and Password"
+    return (
+        f"{key}: the global card {g.code}'s {what} only to {g.code}'s server "
+        f"{MailServer(host=server[0], port=server[1])} {_TLS_WORDS[ssl_tls]}; {fix} on card "
+        f"{user.code}, or use the global server's settings (clear Mail server and SSL/TLS on "
+        f"card {user.code})"
+    )
+
+
 @sensitive_variables("password")
 def sender_config_resolve(
     *, user: CardSettings, global_card: CardSettings | None, platform: Platform
@@ -184,19 +216,45 @@ def sender_config_resolve(
             where = f"card {user.code}" + (f" or on the global card {g.code}" if g else "")
             missing.append(f"mail_server: no mail server after merging; set Mail server on {where}")
         sources["host"] = sources["port"] = server_source
+        # G's own server: the one G names, else the Microsoft 365 default G itself would use.
+        g_server = inherited
+        if g_server is None and g is not None and mode == MailSender.M365_OAUTH:
+            default = mail_server_parse(M365_DEFAULT_SERVER)
+            g_server = default.host, default.port
+        on_g_host = g_server is not None and _host_key(host) == _host_key(g_server[0])
+        on_g_server = on_g_host and g_server is not None and port == g_server[1]
         if user.ssl_tls:
             ssl_tls, sources["ssl_tls"] = user.ssl_tls, USER
-        elif g is not None and g.ssl_tls and server_source == g_source:
+        elif g is not None and g.ssl_tls and inherited is not None and on_g_server:
+            # Blank is "the global card's" (SPEC.md): on G's own host and port, G's choice holds.
             ssl_tls, sources["ssl_tls"] = g.ssl_tls, g_source
         elif port is not None:
             ssl_tls, sources["ssl_tls"] = SUGGESTED_SSL_TLS[port], server_source
         else:
             sources["ssl_tls"] = server_source
-        # A global card's credentials and token go only to the global card's own server: never
-        # to a server a user typed in (that would hand the global mailbox's secret to any host).
-        g_creds_ok = g is not None and (
-            server_source != USER or (inherited and host == inherited[0])
+        # Rule 4: G's password and token go only to G's own host and port, and never with weaker
+        # transport security than G's, so a user cannot hand them to any host or send them in
+        # clear. SSL and StartTLS count as equally strong: both encrypt before AUTH (the
+        # transport refuses to authenticate when STARTTLS is not offered). As the port is pinned
+        # to G's, a switch between them on it only makes the handshake fail (465 speaks TLS from
+        # the first byte, 25/587 only after STARTTLS); it never exposes the secret.
+        g_ssl_tls = ""
+        if g is not None and g_server is not None:
+            g_ssl_tls = g.ssl_tls or SUGGESTED_SSL_TLS[g_server[1]]
+        g_creds_ok = (
+            g is not None
+            and on_g_server
+            and _TLS_STRENGTH.get(ssl_tls, 0) >= _TLS_STRENGTH[g_ssl_tls]
         )
+        # Where G's secret is withheld: on another host the user runs their own server, and a
+        # blank Username there means no authentication (SPEC.md "The user card"); on G's own host
+        # (another port, weaker SSL/TLS) the user evidently means G's mailbox, so the result is
+        # not ready and says why, instead of failing at AUTH later.
+        withheld = None
+        if g is not None and g_server is not None and not g_creds_ok:
+            withheld = partial(
+                _global_secret_withheld, g=g, server=g_server, ssl_tls=g_ssl_tls, user=user
+            )
 
         # Rule 3: credentials are a pair.
         if user.smtp_username:
@@ -221,6 +279,8 @@ def sender_config_resolve(
                 )
         else:
             cred_source = USER
+            if withheld and on_g_host and mode == MailSender.SMTP and g and g.smtp_username:
+                missing.append(withheld(key="smtp_password"))
         sources["username"] = sources["password_set"] = cred_source
 
         # Rule 4: Microsoft 365 token, the user's own first.
@@ -235,6 +295,9 @@ def sender_config_resolve(
                 m365_token_card_id, sources["m365_token"] = g.card_id, g_source
                 username = g.smtp_username or g.m365_account
                 sources["username"] = sources["password_set"] = g_source
+            elif withheld and g and g.m365_token == "usable" and user.m365_token == "":
+                sources["m365_token"] = USER
+                missing.append(withheld(key="m365_token"))
             else:
                 sources["m365_token"] = USER
                 if user.m365_token == "reauth_needed" or (g and g.m365_token == "reauth_needed"):

@@ -102,6 +102,27 @@ def test_mail_settings_json_directo_reply_to_uses_event_mailbox(global_smtp):
     assert result["mass_mail_allowed"] is False
 
 
+def test_mail_settings_json_global_password_withheld_without_ssl(global_smtp):
+    """On the global host with SSL/TLS No the user shows no global pair, not ready, and why."""
+    _, kivi = global_smtp
+    kivi.mail_server, kivi.ssl_tls = "smtp.zone.eu:465", "no"
+    kivi.save()
+    out, _ = mail_settings("KIVI", "--json")
+    result = json.loads(out)
+    assert (result["host"], result["port"], result["ssl_tls"]) == ("smtp.zone.eu", 465, "no")
+    assert result["sources"]["host"] == result["sources"]["ssl_tls"] == "user"
+    assert result["sources"]["mode"] == "global:MAILER"
+    assert (result["username"], result["password_set"]) == ("", False)
+    assert result["sources"]["username"] == result["sources"]["password_set"] == "user"
+    assert result["ready"] is False
+    assert result["missing"] == [
+        "smtp_password: the global card MAILER's username and password go only to MAILER's "
+        "server smtp.zone.eu:465 with SSL; set your own Username and Password on card KIVI, or "
+        "use the global server's settings (clear Mail server and SSL/TLS on card KIVI)"
+    ]
+    assert "global-secret-42" not in out
+
+
 def test_mail_settings_not_ready_exits_zero_with_missing():
     """An incomplete card is shown as not ready, names what is missing, and does not fail."""
     UserCardFactory(code="SOLO", mail_sender="smtp", email="solo@acme.test")
