@@ -1,6 +1,9 @@
 """Parsing bounces: RFC 3464 delivery status notifications and common plain-text formats.
 
 Nothing here touches the database; `bounce_parse` never raises, whatever bytes it is given.
+Every pattern runs in time linear in its input: the plain-text formats are read line by line,
+each line cut to LINE_LIMIT, and no pattern lets whitespace run across lines (issue 10: one
+400 KB bounce of blank lines, or of one `a@a@a@…` line, took minutes).
 """
 
 from __future__ import annotations
@@ -16,6 +19,11 @@ from email.parser import BytesHeaderParser, HeaderParser
 TEXT_LIMIT = 200_000
 #: Parts beyond this many are not looked at (a "deeply nested" message is not worth more).
 PART_LIMIT = 200
+#: Plain-text bounces are read line by line, each cut to this many characters (RFC 5322
+#: §2.1.1 allows 998; a longer line is broken or hostile and only its start matters).
+LINE_LIMIT = 1000
+#: A recipient's diagnostic is gathered from at most this many lines.
+DIAGNOSTIC_LINES = 20
 
 FAILED = "failed"
 DELAYED = "delayed"
@@ -25,6 +33,12 @@ _SMTP_CODE = re.compile(r"(?<![\d.])([245]\d\d)(?![\d.])")
 _MESSAGE_ID = re.compile(r"^message-id:[ \t]*(<[^>\r\n]{1,900}>)", re.IGNORECASE | re.MULTILINE)
 _ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9.-]{1,253}")
 _UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Plain-text formats; each is matched against one line (at most LINE_LIMIT characters).
+_ANGLE_RECIPIENT = re.compile(r"<([^<>]{3,320})>:[ \t]*")
+_EXIM_MARKER = re.compile(r"following address\(es\) failed:[ \t]*$", re.IGNORECASE)
+_MICROSOFT_MARKER = re.compile(r"delivery has failed to these recipients or groups:", re.I)
+_MICROSOFT_RETURNED = re.compile(r"Remote Server returned '([^'\n]{1,2000})'")
+_MICROSOFT_STATUS = re.compile(r"#?[ \t]*([45]\d\d[ -][45]\.\d{1,3}\.\d{1,3})")
 
 
 @dataclass(frozen=True)
@@ -222,7 +236,22 @@ def _status_blocks(part: Message) -> list[Message]:
         return [p for p in payload if isinstance(p, Message)]
     # Some MTAs send the status with a transfer encoding that leaves it unparsed.
     text = _part_text(part).replace("\r\n", "\n")
-    return [HeaderParser().parsestr(block) for block in re.split(r"\n\s*\n", text) if block]
+    return [HeaderParser().parsestr(block) for block in _paragraphs(text)]
+
+
+def _paragraphs(text: str) -> list[str]:
+    """Return the blocks of text between blank lines (a loop, not a cross-line pattern)."""
+    blocks: list[str] = []
+    current: list[str] = []
+    for line in text.split("\n"):
+        if line.strip():
+            current.append(line)
+        elif current:
+            blocks.append("\n".join(current))
+            current = []
+    if current:
+        blocks.append("\n".join(current))
+    return blocks
 
 
 def _original_headers(parts: list[Message], text: str) -> tuple[tuple[str, str], ...]:
@@ -269,32 +298,89 @@ def _original_message_id(headers: tuple[tuple[str, str], ...], text: str, messag
 
 
 # --- Non-standard plain-text formats ---------------------------------------------------------
+def _lines(text: str) -> list[str]:
+    return [line[:LINE_LIMIT] for line in text.split("\n")]
+
+
+def _blank(line: str) -> bool:
+    return not line.strip()
+
+
+def _block(lines: list[str], start: int) -> tuple[list[str], int]:
+    """Return the lines from `start` up to the next blank line, and the index after them."""
+    end = start
+    while end < len(lines) and not _blank(lines[end]):
+        end += 1
+    return lines[start : min(end, start + DIAGNOSTIC_LINES)], end
+
+
 def _postfix(text: str) -> list[BounceRecipient]:
     """Postfix: `<user@example.com>: host mx[1.2.3.4] said: 550 5.1.1 ... (in reply to ...)`."""
     if "mail system" not in text.lower() or "could not" not in text.lower():
         return []
+    lines = _lines(text)
     found = []
-    for match in re.finditer(r"^<([^>\n]{3,320})>:[ \t]*(.+?)(?:\n\s*\n|\Z)", text, re.M | re.S):
-        found.append(_recipient(match.group(1), match.group(2)))
+    index = 0
+    while index < len(lines):
+        match = _ANGLE_RECIPIENT.match(lines[index])
+        if match is None:
+            index += 1
+            continue
+        first = lines[index][match.end() :]
+        # The diagnostic runs to the next blank line (it may start on the line after).
+        rest, index = _block(lines, index + 1)
+        diagnostic = " ".join([first, *rest]).strip()
+        if diagnostic:
+            found.append(_recipient(match.group(1), diagnostic))
     return found
 
 
 def _exim(text: str) -> list[BounceRecipient]:
     """Exim: `The following address(es) failed:` then indented addresses and diagnostics."""
-    marker = re.search(r"following address\(es\) failed:\s*\n", text, re.IGNORECASE)
+    lines = _lines(text)
+    marker = next((i for i, line in enumerate(lines) if _EXIM_MARKER.search(line)), None)
     if marker is None:
         return []
-    section = re.split(r"\n-{3,}|\n\s*\n\s*\n", text[marker.end() :], maxsplit=1)[0]
     found = []
-    for match in re.finditer(r"^ {2}(\S+@\S+)\s*\n((?:(?: {3,}|\t).*\n?)*)", section, re.M):
-        address = match.group(1).rstrip(":")
-        found.append(_recipient(address, " ".join(match.group(2).split())))
+    index = marker + 1
+    while index < len(lines) and _blank(lines[index]):  # blank lines right after the marker
+        index += 1
+    blank_run = 0
+    while index < len(lines):
+        line = lines[index]
+        # The list ends at a "----" line or at two blank lines in a row.
+        if line.startswith("---"):
+            break
+        blank_run = blank_run + 1 if _blank(line) else 0
+        if blank_run >= 2:
+            break
+        index += 1
+        address = _exim_address(line)
+        if address is None:
+            continue
+        diagnostic: list[str] = []
+        while index < len(lines) and lines[index].startswith(("   ", "\t")):
+            if len(diagnostic) < DIAGNOSTIC_LINES:
+                diagnostic.append(lines[index])
+            index += 1
+        found.append(_recipient(address, " ".join(" ".join(diagnostic).split())))
     return found
+
+
+def _exim_address(line: str) -> str | None:
+    """Return the address of an Exim address line (two spaces, one word holding an @)."""
+    if not line.startswith("  ") or line.startswith("   ") or line[2:3] == "\t":
+        return None
+    words = line[2:].split()
+    # Plain string operations: `\S+@\S+` backtracks quadratically on `a@a@a@…`.
+    if len(words) != 1 or "@" not in words[0][1:-1]:
+        return None
+    return words[0].rstrip(":")
 
 
 def _microsoft(text: str) -> list[BounceRecipient]:
     """Exchange / Microsoft 365: `Delivery has failed to these recipients or groups:`."""
-    marker = re.search(r"delivery has failed to these recipients or groups:", text, re.I)
+    marker = _MICROSOFT_MARKER.search(text)
     if marker is None:
         return []
     rest = text[marker.end() :]
@@ -302,13 +388,18 @@ def _microsoft(text: str) -> list[BounceRecipient]:
     if not addresses:
         return []
     diagnostic = ""
-    match = re.search(r"Remote Server returned '([^'\n]{1,2000})'", rest)
-    if match:
-        diagnostic = match.group(1)
-    else:
-        match = re.search(r"^#?\s*([45]\d\d[ -][45]\.\d{1,3}\.\d{1,3}.*?)(?:##|$)", rest, re.M)
+    lines = _lines(rest)
+    for line in lines:
+        match = _MICROSOFT_RETURNED.search(line)
         if match:
             diagnostic = match.group(1)
+            break
+    else:
+        for line in lines:
+            match = _MICROSOFT_STATUS.match(line)
+            if match:
+                diagnostic = line[match.start(1) :].partition("##")[0]
+                break
     return [_recipient(addresses[0], diagnostic or "delivery failed")]
 
 
@@ -316,8 +407,18 @@ def _qmail(text: str) -> list[BounceRecipient]:
     """qmail: `Hi. This is the qmail-send program` then `<user@example.com>:` and its reason."""
     if "qmail-send program" not in text and "wasn't able to deliver" not in text:
         return []
-    body = re.split(r"\n--- Below this line", text, maxsplit=1)[0]
+    body = text.split("\n--- Below this line", 1)[0]
+    lines = _lines(body)
     found = []
-    for match in re.finditer(r"^<([^>\n]{3,320})>:\s*\n(.+?)(?:\n\s*\n|\Z)", body, re.M | re.S):
-        found.append(_recipient(match.group(1), match.group(2)))
+    index = 0
+    while index < len(lines):
+        match = _ANGLE_RECIPIENT.match(lines[index])
+        index += 1
+        if match is None or lines[index - 1][match.end() :].strip():
+            continue
+        while index < len(lines) and _blank(lines[index]):
+            index += 1
+        diagnostic, index = _block(lines, index)
+        if diagnostic:
+            found.append(_recipient(match.group(1), " ".join(diagnostic)))
     return found

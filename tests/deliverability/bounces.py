@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 ORIGINAL_ID = "<170000000.1.42@event.data.directo.ee>"
 DIAGNOSTIC = "550 5.1.1 <ghost@customer.test>: Recipient address rejected: User unknown"
 
@@ -174,3 +176,78 @@ def nested_mime(depth: int) -> bytes:
     for level in reversed(range(depth)):
         lines.append(f"--b{level}--")
     return "\r\n".join(head + lines).encode() + b"\r\n"
+
+
+#: Hostile bounces are built at least this large (issue 10: one of ~400 KB stalled the receiver).
+HOSTILE_SIZE = 400 * 1024
+
+
+def base64_text(text: str, *, subject: str = "Mail delivery failed") -> bytes:
+    """Return a single-part message whose text/plain body is `text` in base64.
+
+    Base64 lets one decoded line be far longer than SMTP's 998 characters.
+    """
+    encoded = base64.encodebytes(text.encode()).replace(b"\n", b"\r\n")
+    return (
+        "From: Mail Delivery System <Mailer-Daemon@mx.customer.test>\r\n"
+        f"Subject: {subject}\r\n"
+        "MIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: base64\r\n"
+        "\r\n"
+    ).encode() + encoded
+
+
+def hostile_microsoft_blank_lines(size: int = HOSTILE_SIZE) -> bytes:
+    """A Microsoft bounce whose status section is `size` bytes of blank lines."""
+    head = (
+        b"From: postmaster@customer.onmicrosoft.com\r\n"
+        b"Subject: Undeliverable: Invoice 1001\r\n"
+        b"\r\n"
+        b"Delivery has failed to these recipients or groups:\r\n"
+        b"\r\n"
+        b"ghost@customer.test (ghost@customer.test)\r\n"
+    )
+    return head + b"\r\n" * (size // 2)
+
+
+def hostile_exim_address_line(size: int = HOSTILE_SIZE) -> bytes:
+    """An Exim bounce whose address list is one `a@a@a@…` line of `size` bytes (in base64)."""
+    line = "  " + "a@" * (size // 2) + "a x"
+    return base64_text(
+        "A message that you sent could not be delivered to one or more of its\n"
+        "recipients. This is a permanent error. The following address(es) failed:\n"
+        "\n" + line
+    )
+
+
+def hostile_whitespace_after_markers(size: int = HOSTILE_SIZE) -> bytes:
+    """Every plain-text format's marker, each followed by whitespace runs across `size` bytes."""
+    filler = " \t\n" * (size // 12)
+    return base64_text(
+        "This is the mail system. Your message could not be delivered.\n"
+        "Hi. This is the qmail-send program.\n"
+        "The following address(es) failed:\n" + filler + "  a@b.test" + filler + "\n"
+        "<a@b.test>:" + filler + "\n"
+        "Delivery has failed to these recipients or groups:\n" + filler + "# x" + filler
+    )
+
+
+def hostile_status_part(size: int = HOSTILE_SIZE) -> bytes:
+    """An RFC 3464 report whose base64 delivery-status part is `size` bytes of blank lines."""
+    blank = base64.encodebytes(b" \n" * (size // 2) + b"x").replace(b"\n", b"\r\n")
+    return (
+        (
+            b"From: MAILER-DAEMON@mx.customer.test\r\n"
+            b"Subject: Undelivered Mail Returned to Sender\r\n"
+            b"MIME-Version: 1.0\r\n"
+            b'Content-Type: multipart/report; report-type=delivery-status; boundary="B1"\r\n'
+            b"\r\n"
+            b"--B1\r\n"
+            b"Content-Type: message/delivery-status\r\n"
+            b"Content-Transfer-Encoding: base64\r\n"
+            b"\r\n"
+        )
+        + blank
+        + b"\r\n--B1--\r\n"
+    )

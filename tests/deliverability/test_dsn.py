@@ -91,6 +91,71 @@ def test_bounce_parse_long_whitespace_runs_are_linear():
     assert time.monotonic() - started < 5
 
 
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    "build",
+    [
+        pytest.param(bounces.hostile_microsoft_blank_lines, id="microsoft-blank-lines"),
+        pytest.param(bounces.hostile_exim_address_line, id="exim-a@a@a-line-in-base64"),
+        pytest.param(bounces.hostile_whitespace_after_markers, id="whitespace-after-markers"),
+        pytest.param(bounces.hostile_status_part, id="status-part-blank-lines"),
+    ],
+)
+def test_bounce_parse_hostile_400kb_bounce_is_linear(build):
+    """A 400 KB bounce built to make a pattern backtrack is parsed in well under a second."""
+    raw = build()
+    assert len(raw) >= bounces.HOSTILE_SIZE
+    started = time.monotonic()
+    bounce_parse(raw)
+    assert time.monotonic() - started < 2
+
+
+@pytest.mark.timeout(30)
+def test_bounce_parse_time_grows_linearly_with_hostile_size():
+    """Doubling a hostile bounce (blank lines, a@a@a… line) at most about doubles parse time."""
+
+    def elapsed(raw: bytes) -> float:
+        started = time.monotonic()
+        for _ in range(3):
+            bounce_parse(raw)
+        return time.monotonic() - started
+
+    for build in (bounces.hostile_microsoft_blank_lines, bounces.hostile_exim_address_line):
+        small = elapsed(build(100 * 1024))
+        large = elapsed(build(200 * 1024))
+        # Quadratic time would make this 4x; allow noise on a busy machine.
+        assert large < max(small * 3, 0.5)
+
+
+def test_bounce_parse_microsoft_status_line_stays_on_its_line():
+    """The Microsoft status line is found on its own line, not across preceding blank lines."""
+    raw = (
+        b"Subject: Undeliverable\r\n\r\nDelivery has failed to these recipients or groups:\r\n"
+        b"ghost@customer.test\r\n\r\n\r\n#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##\r\n"
+    )
+    report = bounce_parse(raw)
+    assert report is not None
+    (recipient,) = report.failed
+    assert recipient.diagnostic == "550 5.1.1 RESOLVER.ADR.RecipNotFound; not found"
+    assert recipient.status == "5.1.1"
+
+
+def test_bounce_parse_exim_reads_several_addresses_after_blank_line():
+    """Exim's list may start after a blank line and name several addresses with diagnostics."""
+    raw = bounces.base64_text(
+        "The following address(es) failed:\n\n"
+        "  one@customer.test\n    550 5.1.1 User unknown\n"
+        "  two@customer.test:\n\t552 5.2.2 Mailbox full\n"
+        "\n\n  three@customer.test\n    550 5.1.1 not in the list any more\n"
+    )
+    report = bounce_parse(raw)
+    assert report is not None
+    assert [(r.recipient, r.status) for r in report.failed] == [
+        ("one@customer.test", "5.1.1"),
+        ("two@customer.test", "5.2.2"),
+    ]
+
+
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(st.binary(max_size=4000))
 def test_bounce_parse_never_raises_on_arbitrary_bytes(raw):

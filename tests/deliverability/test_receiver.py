@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import smtplib
+import time
 
 import pytest
 from django.apps import apps
@@ -190,6 +191,26 @@ def test_event_mailbox_stores_hostile_input_and_keeps_answering(event_mailbox, r
     assert stored.size == len(raw)
     assert bytes(stored.raw)
     assert stored.events.count() == 1
+
+
+@pytest.mark.timeout(40)
+@pytest.mark.parametrize(
+    "build",
+    [
+        pytest.param(bounces.hostile_microsoft_blank_lines, id="microsoft-blank-lines"),
+        pytest.param(bounces.hostile_exim_address_line, id="exim-a@a@a-line-in-base64"),
+    ],
+)
+def test_event_mailbox_hostile_400kb_bounce_is_stored_within_seconds(event_mailbox, build):
+    """A 400 KB bounce built to make the parser backtrack is answered 250 within seconds."""
+    raw = build()
+    assert len(raw) >= bounces.HOSTILE_SIZE
+    started = time.monotonic()
+    with smtp(event_mailbox) as client:
+        client.sendmail("", [MAILBOX], raw)
+        assert client.noop()[0] == 250
+    assert time.monotonic() - started < 10
+    assert InboundMessage.objects.get().size == len(raw)
 
 
 def test_event_mailbox_storage_failure_answers_451_and_keeps_answering(event_mailbox, monkeypatch):
