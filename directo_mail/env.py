@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -37,3 +38,18 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 def is_development() -> bool:
     """Return whether this process runs the development profile (embedded defaults)."""
     return env("DJANGO_ENV") == "development"
+
+
+def proxy_ssl_header(value: list[str]) -> tuple[str, str] | None:
+    """Return SECURE_PROXY_SSL_HEADER from `HEADER,value` (`X-Forwarded-Proto` also accepted)."""
+    if not value:
+        return None
+    if len(value) != 2 or not all(part.strip() for part in value):
+        raise ImproperlyConfigured(
+            "DJANGO_SECURE_PROXY_SSL_HEADER must be a header and its HTTPS value, e.g. "
+            "HTTP_X_FORWARDED_PROTO,https"
+        )
+    header = value[0].strip().upper().replace("-", "_")
+    if not header.startswith("HTTP_"):
+        header = f"HTTP_{header}"
+    return header, value[1].strip()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from directo_mail.env import BASE_DIR, VAR_DIR, env, is_development
+from directo_mail.env import BASE_DIR, VAR_DIR, env, is_development, proxy_ssl_header
 
 # --- GENERAL -------------------------------------------------------------------------------
 DEVELOPMENT = is_development()
@@ -84,6 +84,15 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin-allow-popups"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEVELOPMENT)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# HTTPS outside development: redirect plain HTTP and send HSTS (a year; preload is opt-in).
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEVELOPMENT)
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEVELOPMENT else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool(
+    "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEVELOPMENT
+)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+# Behind a TLS-terminating proxy: "HTTP_X_FORWARDED_PROTO,https" (the proxy must overwrite it).
+SECURE_PROXY_SSL_HEADER = proxy_ssl_header(env.list("DJANGO_SECURE_PROXY_SSL_HEADER", default=[]))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

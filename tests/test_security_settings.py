@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import subprocess
@@ -12,10 +13,12 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 from django.test import RequestFactory
 from django.views.debug import ExceptionReporter, technical_500_response
 
 from directo_mail.checks import debug_public_hosts_check
+from directo_mail.env import proxy_ssl_header
 from directo_mail.reporting import CredentialSafeExceptionReporterFilter, url_credentials_mask
 from mailer.exceptions import MailDeliveryError
 from mailer.platform import relay_url_parse
@@ -197,3 +200,92 @@ def test_msal_app_build_report_hides_client_secret(settings):
     except M365AuthError:
         text = report_text(sys.exc_info())
     assert "msal_app_build" in text and CLIENT_SECRET not in text
+
+
+# --- HTTPS headers ---------------------------------------------------------------------------
+PRODUCTION = {
+    "DJANGO_ENV": "production",
+    "DJANGO_SECRET_KEY": "a-production-secret-key-" + "x7Qp2Lm9Vz4Rt8Wk3Yh6Jd1Nb5Fc0Gs" * 2,
+    "DJANGO_ALLOWED_HOSTS": "mail.example.com",
+}
+HTTPS_SETTINGS = (
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "SECURE_HSTS_PRELOAD",
+    "SECURE_PROXY_SSL_HEADER",
+)
+
+
+def https_settings(env: dict[str, str], tmp_path: Path) -> list:
+    """Return the HTTPS settings a fresh process computes from env, in HTTPS_SETTINGS order."""
+    code = (
+        "import json; from django.conf import settings; "
+        f"print(json.dumps([getattr(settings, name) for name in {HTTPS_SETTINGS!r}]))"
+    )
+    result = manage("shell", "-c", code, env=env, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_https_settings_on_in_production(tmp_path):
+    """Production redirects to HTTPS and sends HSTS for a year with subdomains, no preload."""
+    assert https_settings(PRODUCTION, tmp_path) == [True, 31536000, True, False, None]
+
+
+def test_https_settings_off_in_development(tmp_path):
+    """Development (bin/run on plain http://127.0.0.1) neither redirects nor sends HSTS."""
+    assert https_settings({"DJANGO_ENV": "development"}, tmp_path) == [False, 0, False, False, None]
+
+
+def test_https_settings_read_from_environment(tmp_path):
+    """Each HTTPS setting follows its DJANGO_SECURE_* variable."""
+    env = {
+        **PRODUCTION,
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DJANGO_SECURE_HSTS_SECONDS": "600",
+        "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS": "false",
+        "DJANGO_SECURE_HSTS_PRELOAD": "true",
+        "DJANGO_SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto,https",
+    }
+    expected = [False, 600, False, True, ["HTTP_X_FORWARDED_PROTO", "https"]]
+    assert https_settings(env, tmp_path) == expected
+
+
+@pytest.mark.parametrize("value", [["HTTP_X_FORWARDED_PROTO"], ["a", "b", "c"], [" ", "https"]])
+def test_proxy_ssl_header_refuses_malformed_value(value):
+    """A proxy header that is not exactly `HEADER,value` stops start-up naming the variable."""
+    with pytest.raises(ImproperlyConfigured, match="DJANGO_SECURE_PROXY_SSL_HEADER"):
+        proxy_ssl_header(value)
+
+
+def security_warnings(output: str) -> set[str]:
+    return set(re.findall(r"\bsecurity\.W\d+\b", output))
+
+
+def test_check_deploy_passes_in_production(tmp_path):
+    """`check --deploy` with production values and the preload opt-in has no security warning."""
+    env = {**PRODUCTION, "DJANGO_SECURE_HSTS_PRELOAD": "true"}
+    result = manage("check", "--deploy", env=env, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert security_warnings(result.stdout + result.stderr) == set()
+
+
+def test_check_deploy_production_defaults_only_suggest_preload(tmp_path):
+    """With production defaults the one security warning left is the deliberate preload opt-in."""
+    result = manage("check", "--deploy", env=PRODUCTION, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert security_warnings(result.stdout + result.stderr) == {"security.W021"}
+
+
+def test_ssl_redirect_trusts_proxy_header(client, settings):
+    """Behind a TLS proxy, plain requests are redirected and proxied HTTPS ones get HSTS."""
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_HSTS_SECONDS = 31536000
+    settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    plain = client.get("/accounts/login/")
+    assert plain.status_code == 301 and plain["Location"] == "https://testserver/accounts/login/"
+    proxied = client.get("/accounts/login/", headers={"x-forwarded-proto": "https"})
+    assert proxied.status_code == 200
+    assert proxied["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
