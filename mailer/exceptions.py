@@ -109,9 +109,10 @@ class MailConnectionError(MailDeliveryError):
             "this network can reach it."
         ),
         "host_not_allowed": (
-            "{host} resolves to {detail}, an internal address that mail servers named on a card "
-            "may not use. Name the provider's public mail server; an administrator may allow "
-            "internal servers with MAILER_ALLOW_PRIVATE_HOSTS."
+            "{host} points to an internal address (a private, loopback or other non-public "
+            "network), which mail servers named on a card may not use. Name the provider's public "
+            "mail server; an administrator may allow internal servers with "
+            "MAILER_ALLOW_PRIVATE_HOSTS."
         ),
     }
 
