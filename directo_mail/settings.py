@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from directo_mail.env import BASE_DIR, VAR_DIR, env, is_development, proxy_ssl_header
 
 # --- GENERAL -------------------------------------------------------------------------------
@@ -23,6 +25,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "directo_mail",
     "users",
     "mailer",
@@ -39,6 +42,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: it turns a locked-out sign-in into the lockout page (directo_mail.throttle).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "directo_mail.urls"
@@ -78,6 +83,26 @@ STATIC_ROOT = env.str("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles"
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/personal/user/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+# Sign-in throttling (django-axes in the database; password resets in the cache): after
+# AUTH_LOCKOUT_ATTEMPTS failures for one account, or from one IP, sign-in is blocked for
+# AUTH_LOCKOUT_MINUTES.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AUTH_LOCKOUT_ATTEMPTS = env.int("AUTH_LOCKOUT_ATTEMPTS", default=5)
+AUTH_LOCKOUT_MINUTES = env.int("AUTH_LOCKOUT_MINUTES", default=15)
+# Proxies in front of the app that append to X-Forwarded-For (0: the peer address is the client).
+AUTH_LOCKOUT_PROXY_COUNT = env.int("AUTH_LOCKOUT_PROXY_COUNT", default=0)
+AXES_FAILURE_LIMIT = AUTH_LOCKOUT_ATTEMPTS
+AXES_COOLOFF_TIME = timedelta(minutes=AUTH_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own, not the pair
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "directo_mail.throttle.client_ip"
+AXES_LOCKOUT_CALLABLE = "directo_mail.throttle.lockout_response"
+# Failures only: no row (IP, user agent) for every successful sign-in.
+AXES_DISABLE_ACCESS_LOG = True
 
 # The Microsoft 365 popup must keep its opener: Django's default "same-origin" cuts it off.
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin-allow-popups"
