@@ -47,7 +47,8 @@ class CredentialSafeExceptionReporterFilter(SafeExceptionReporterFilter):
 
     def cleanse_setting(self, key: Any, value: Any) -> Any:
         cleansed = super().cleanse_setting(key, value)
-        if isinstance(cleansed, str):
+        # Exactly str: a lazy object passes isinstance() but is left as Django leaves it.
+        if type(cleansed) is str:
             return url_credentials_mask(cleansed, self.cleansed_substitute)
         return cleansed
 
@@ -59,7 +60,7 @@ class CredentialSafeExceptionReporterFilter(SafeExceptionReporterFilter):
 
     def _values_mask(self, value: Any) -> Any:
         # A local that holds a URL (or a dict of them, like DATABASES) shows without its password.
-        if isinstance(value, str):
+        if type(value) is str:
             return url_credentials_mask(value, self.cleansed_substitute)
         if type(value) is dict and all(isinstance(key, str) for key in value):
             return {key: self.cleanse_setting(key, item) for key, item in value.items()}
