@@ -6,3 +6,6 @@ from django.apps import AppConfig
 class OAuth365Config(AppConfig):
     name = "oauth365"
     verbose_name = "Microsoft 365"
+
+    def ready(self) -> None:
+        from oauth365 import receivers  # noqa: F401  (connects the signal receivers)

@@ -33,8 +33,8 @@ SECRET_POST_FIELDS = ("smtp_password",)
 
 
 def card_warnings_message(request: HttpRequest, card: UserCard) -> None:
-    """Show the card's non-blocking advice (SSL/TLS versus port, half credentials)."""
-    for warning in card.warnings():
+    """Show what the save dropped and the card's advice (SSL/TLS versus port, half credentials)."""
+    for warning in [*card.server_change_notices(), *card.warnings()]:
         messages.warning(request, warning)
 
 

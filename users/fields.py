@@ -12,14 +12,41 @@ from users.crypto import secret_decrypt, secret_encrypt
 from users.exceptions import EncryptionKeyError
 from users.secrets import Secret, secret_reveal
 
+#: Where an instance keeps the names of the secret fields assigned since it was loaded.
+ENTERED_KEY = "_secrets_entered"
+
 
 class SecretAttribute(DeferredAttribute):
-    """Wrap whatever is assigned to the field in a Secret, so the attribute is never plaintext."""
+    """Wrap whatever is assigned to the field in a Secret, so the attribute is never plaintext.
+
+    It also notes that a secret was entered (assigned anew, even the same text) since the row was
+    loaded; assigning back the very object that was loaded ("blank keeps the stored password")
+    is not an entry.
+    """
 
     def __set__(self, instance: models.Model, value: Any) -> None:
         if value is not None and not isinstance(value, Secret):
             value = Secret(value)
-        instance.__dict__[self.field.attname] = value
+        data = instance.__dict__
+        if data.get(self.field.attname) is not value:
+            data.setdefault(ENTERED_KEY, set()).add(self.field.attname)
+        data[self.field.attname] = value
+
+
+def secret_entered(instance: models.Model, attname: str) -> bool:
+    """Return whether the secret field was assigned since the instance was loaded or saved."""
+    return attname in instance.__dict__.get(ENTERED_KEY, ())
+
+
+def secrets_entered_forget(instance: models.Model, attnames: Any = None) -> None:
+    """Forget the entries (all, or of the given fields): the instance now matches its row."""
+    entered = instance.__dict__.get(ENTERED_KEY)
+    if entered is None:
+        return
+    if attnames is None:
+        entered.clear()
+    else:
+        entered.difference_update(attnames)
 
 
 class EncryptedTextField(models.TextField):

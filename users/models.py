@@ -12,9 +12,9 @@ from django.db.models import ProtectedError
 from django.db.models.functions import Lower
 from django.utils.text import slugify
 
-from users.fields import EncryptedTextField
+from users.fields import EncryptedTextField, secret_entered, secrets_entered_forget
 from users.providers import is_gmail_host, is_microsoft_365_host
-from users.secrets import Secret
+from users.signals import card_server_changed
 from users.validation import (
     gmail_app_password_normalize,
     mail_server_parse,
@@ -73,11 +73,28 @@ class UserCardQuerySet(models.QuerySet["UserCard"]):
         return super().delete()
 
 
+def cascade_unless_global(collector: Any, field: Any, sub_objs: Any, using: str) -> None:
+    """Delete a login account's card with it, unless that card is the mail sending user's.
+
+    `on_delete` runs before anything is deleted, so deleting the account is refused whole.
+    """
+    system = SystemSettings.load()
+    protected = [card for card in sub_objs if system.names_card(card.code)]
+    if protected:
+        codes = ", ".join(card.code for card in protected)
+        raise ProtectedError(
+            f"The account of card {codes} cannot be deleted: that card is the mail sending user "
+            "of the system settings. Name another card there first.",
+            set(protected),
+        )
+    models.CASCADE(collector, field, sub_objs, using)
+
+
 class UserCard(models.Model):
     """One user's mail settings; the card named by the system setting is everyone's base."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="card"
+        settings.AUTH_USER_MODEL, on_delete=cascade_unless_global, related_name="card"
     )
     code = models.CharField(
         "user code",
@@ -137,6 +154,16 @@ class UserCard(models.Model):
                 name="users_usercard_code_ci_unique",
                 violation_error_message="A card with this user code already exists.",
             ),
+            # The usercard mailer and bounce matching attribute mail by this address.
+            models.UniqueConstraint(
+                Lower("email"),
+                condition=~models.Q(email=""),
+                name="users_usercard_email_ci_unique",
+                violation_error_message=(
+                    "Another card already has this e-mail address: each card's address is its "
+                    "own. Use a different address, or change the other card first."
+                ),
+            ),
             models.CheckConstraint(
                 condition=models.Q(mail_sender__in=MailSender.values),
                 name="users_usercard_mail_sender_valid",
@@ -149,6 +176,77 @@ class UserCard(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} ({self.name})" if self.name else self.code
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save; a changed mail server host drops the secrets that were meant for the old one."""
+        cleared = self._secrets_clear_on_server_change(kwargs)
+        super().save(*args, **kwargs)
+        secrets_entered_forget(self)
+        if cleared:
+            card_server_changed.send(sender=type(self), card_ids=cleared)
+
+    @classmethod
+    def from_db(
+        cls, db: str | None, field_names: Any, values: Any, *, fetch_mode: Any = None
+    ) -> UserCard:
+        card = super().from_db(db, field_names, values, fetch_mode=fetch_mode)
+        secrets_entered_forget(card)
+        return card
+
+    def refresh_from_db(
+        self, using: str | None = None, fields: Any = None, *args: Any, **kwargs: Any
+    ) -> None:
+        super().refresh_from_db(using, fields, *args, **kwargs)
+        secrets_entered_forget(self, None if fields is None else list(fields))
+
+    def _secrets_clear_on_server_change(self, kwargs: dict[str, Any]) -> list[int]:
+        """Clear the stored password unless entered again; return the cards whose secrets go.
+
+        Otherwise whoever may change a card could point its server at their own host and
+        press "Send test e-mail" to receive the stored password (or the Microsoft 365 token).
+        The global card's host is also the host of every card without a server of its own, so
+        their own passwords are cleared with it.
+        """
+        self.secrets_dropped = False
+        self.inheriting_secrets_dropped = 0
+        if self._state.adding or self.pk is None:
+            return []
+        stored = type(self).objects.filter(pk=self.pk).values_list("mail_server", flat=True)
+        stored_server = stored.first()
+        if stored_server is None or _server_host(stored_server) == _server_host(self.mail_server):
+            return []
+        cleared = [self.pk]
+        if not secret_entered(self, "smtp_password"):
+            self.secrets_dropped = (
+                type(self).objects.filter(pk=self.pk).exclude(smtp_password="").exists()
+            )
+            self.smtp_password = ""
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "smtp_password"}
+        if self.is_global():
+            inheriting = type(self).objects.filter(mail_server="").exclude(pk=self.pk)
+            self.inheriting_secrets_dropped = inheriting.exclude(smtp_password="").update(
+                smtp_password=""
+            )
+            cleared += list(inheriting.values_list("pk", flat=True))
+        return cleared
+
+    def server_change_notices(self) -> list[str]:
+        """Return what the last save dropped because the mail server changed."""
+        notices = []
+        if getattr(self, "secrets_dropped", False):
+            notices.append(
+                "The mail server changed, so the stored password was removed: a password goes only "
+                "to the server it was entered for. Enter the password again."
+            )
+        count = getattr(self, "inheriting_secrets_dropped", 0)
+        if count:
+            notices.append(
+                f"{count} card(s) that use this card's server with their own password had the "
+                "password removed: their users enter it again."
+            )
+        return notices
 
     def delete_check(self) -> None:
         """Refuse to delete the card the system setting names (before any write starts)."""
@@ -183,9 +281,18 @@ class UserCard(models.Model):
                 self.mail_server = str(mail_server_parse(self.mail_server))
             except ValidationError as exc:
                 errors.setdefault("mail_server", []).extend(exc.messages)
+        if self.email:
+            others = UserCard.objects.filter(email__iexact=self.email).exclude(pk=self.pk)
+            if others.exists():
+                errors.setdefault("email", []).append(
+                    "Another card already has this e-mail address: each card's address is its "
+                    "own. Use a different address, or change the other card first."
+                )
         host = self.server_host() or self._global_host()
         if host and is_gmail_host(host) and self.smtp_password:
-            self.smtp_password = Secret(gmail_app_password_normalize(self.smtp_password.reveal()))
+            typed = self.smtp_password.reveal()
+            if gmail_app_password_normalize(typed) != typed:
+                self.smtp_password = gmail_app_password_normalize(typed)
         if host and is_microsoft_365_host(host):
             if (
                 self.mail_sender != MailSender.M365_OAUTH
@@ -254,6 +361,16 @@ class UserCard(models.Model):
                 "A password is set without a username: set the username, or clear the password."
             )
         return found
+
+
+def _server_host(mail_server: str) -> str:
+    """Return the host of a `host:port` value, lower-cased ("" when blank or unparsable)."""
+    if not mail_server:
+        return ""
+    try:
+        return mail_server_parse(mail_server).host.lower()
+    except ValidationError:
+        return mail_server.strip().lower()
 
 
 class SystemSettings(models.Model):

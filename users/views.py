@@ -43,7 +43,7 @@ def personal_card(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             form.save()
             messages.success(request, "Your mail settings have been saved.")
-            for warning in card.warnings():
+            for warning in [*card.server_change_notices(), *card.warnings()]:
                 messages.warning(request, warning)
             return redirect("users:personal_card")
     else:

@@ -40,8 +40,9 @@ def _point_at(card, server) -> None:
 
 def test_sendtestmail_xoauth2_with_own_token(card, user_client, sign_in, m365_server):
     """A signed-in card's mail goes out by XOAUTH2 as the signed-in account with a valid token."""
-    sign_in(user_client)
+    # The server first: a new host drops a stored token (the user signs in again).
     _point_at(card, m365_server)
+    sign_in(user_client)
     call_command("sendtestmail", "KIVI", "--to", "c@example.test", stdout=StringIO())
     [delivery] = m365_server.sink.deliveries
     assert delivery.login == "kivi@contoso.test"
@@ -55,8 +56,9 @@ def test_sendtestmail_xoauth2_refreshes_expiring_token(
 ):
     """An access token about to expire is refreshed silently before the send."""
     idp.access_token_lifetime = 120
-    sign_in(user_client)
+    # The server first: a new host drops a stored token (the user signs in again).
     _point_at(card, m365_server)
+    sign_in(user_client)
     call_command("sendtestmail", "KIVI", "--to", "c@example.test", stdout=StringIO())
     assert idp.refresh_count == 1
     assert len(m365_server.sink.deliveries) == 1
@@ -64,8 +66,9 @@ def test_sendtestmail_xoauth2_refreshes_expiring_token(
 
 def test_sendtestmail_user_inherits_global_m365_token(card, user_client, sign_in, m365_server):
     """A Directo user uses the global card's token and mailbox; From stays the user's address."""
-    sign_in(user_client)
+    # The server first: a new host drops a stored token (the user signs in again).
     _point_at(card, m365_server)
+    sign_in(user_client)
     system_settings_set(mail_sending_user_code="KIVI")
     UserCardFactory(code="MARI", email="mari@contoso.test")
     call_command("sendtestmail", "MARI", "--to", "c@example.test", stdout=StringIO())
@@ -79,8 +82,9 @@ def test_sendtestmail_revoked_consent_asks_to_authenticate_again(
 ):
     """Revoked consent: nothing sent, "authenticate again", the card marked, one event."""
     idp.access_token_lifetime = 120
-    sign_in(user_client)
+    # The server first: a new host drops a stored token (the user signs in again).
     _point_at(card, m365_server)
+    sign_in(user_client)
     idp.refresh_error = REVOKED
     with pytest.raises(CommandError, match=r"(?i)authenticate"):
         call_command("sendtestmail", "KIVI", "--to", "c@example.test", stdout=StringIO())
