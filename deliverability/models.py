@@ -7,6 +7,7 @@ from typing import ClassVar
 from django.db import models
 
 from mailer.models import MailEvent
+from users.models import UserCard
 
 #: At most this many bytes of a received message are stored; the size field keeps the real size.
 RAW_STORE_LIMIT = 256 * 1024
@@ -17,6 +18,14 @@ class InboundKind(models.TextChoices):
     DELAYED = "delayed", "Delivery delayed"
     INBOUND = "inbound", "Other mail"
     UNPARSABLE = "unparsable", "Unparsable"
+
+
+class Attribution(models.TextChoices):
+    """How a received message was tied to a card: only by what its sender cannot forge."""
+
+    NONE = "", "Unattributed"
+    VERP = "verp", "Signed bounce address (VERP)"
+    MESSAGE_ID = "message_id", "Message-ID of a message sent to that recipient"
 
 
 class InboundMessage(models.Model):
@@ -36,9 +45,22 @@ class InboundMessage(models.Model):
     raw = models.BinaryField(blank=True)
     raw_truncated = models.BooleanField(default=False)
     events = models.ManyToManyField(MailEvent, blank=True, related_name="inbound_messages")
+    card = models.ForeignKey(
+        UserCard,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="inbound_messages",
+        help_text="The card whose mail this is about; empty when nothing unforgeable says so.",
+    )
+    attribution = models.CharField(max_length=12, choices=Attribution.choices, blank=True)
 
     class Meta:
         ordering: ClassVar = ["-received_at", "-id"]
+        indexes: ClassVar = [
+            # The cap on unattributed mail drops the oldest rows of that kind.
+            models.Index(fields=["attribution", "id"], name="deliverability_inbound_attr"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.received_at:%Y-%m-%d %H:%M} {self.kind} from {self.envelope_from or '<>'}"

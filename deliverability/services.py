@@ -6,20 +6,22 @@ import logging
 from collections.abc import Sequence
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from email.utils import getaddresses
 
 from django.db import transaction
 
+from deliverability.attribution import (
+    BounceAttribution,
+    bounce_attribute,
+    outgoing_mail_mark_bounced,
+)
 from deliverability.dsn import (
     BounceRecipient,
-    BounceReport,
     bounce_parse,
     message_id_normalize,
     text_clean,
 )
 from deliverability.models import RAW_STORE_LIMIT, InboundKind, InboundMessage
-from deliverability.verp import verp_card_code
-from mailer.models import EventKind, MailEvent, MailStatus, OutgoingMail
+from mailer.models import EventKind, MailEvent
 from users.models import UserCard
 
 logger = logging.getLogger(__name__)
@@ -70,79 +72,10 @@ def bounce_cause(status: str, diagnostic: str) -> str:
     return "bounced"
 
 
-def _message_id_variants(message_id: str) -> list[str]:
-    bare = message_id.strip("<>")
-    return [message_id, bare] if bare else []
-
-
-def outgoing_mail_mark_bounced(
-    *, message_id: str, cause: str = "", user_message: str = "", smtp_code: int | None = None
-) -> int:
-    """Mark the outgoing message with this Message-ID as bounced; return how many rows changed."""
-    if not message_id:
-        return 0
-    values: dict[str, object] = {"status": MailStatus.BOUNCED}
-    extra = {"cause": cause[:64], "user_message": user_message, "smtp_code": smtp_code}
-    values.update({key: value for key, value in extra.items() if value not in ("", None)})
-    return OutgoingMail.objects.filter(message_id__in=_message_id_variants(message_id)).update(
-        **values
-    )
-
-
-def _card_by_message_id(message_id: str) -> UserCard | None:
-    if not message_id:
-        return None
-    variants = _message_id_variants(message_id)
-    # A mass-mail job's mail is sent by the job's owner card.
-    mail = OutgoingMail.objects.filter(message_id__in=variants).select_related("job__owner").first()
-    if mail is not None:
-        return mail.job.owner
-    event = (
-        MailEvent.objects.filter(message_id__in=variants, card__isnull=False)
-        .select_related("card")
-        .first()
-    )
-    return event.card if event is not None else None
-
-
-def _card_by_address(value: str) -> UserCard | None:
-    for _name, address in getaddresses([value]):
-        if not address:
-            continue
-        cards = list(UserCard.objects.filter(email__iexact=address)[:2])
-        if len(cards) == 1:
-            return cards[0]
-    return None
-
-
-def bounce_card_match(
-    *, message_id: str, rcpt_tos: Sequence[str], report: BounceReport | None = None
-) -> UserCard | None:
-    """Return the sender's card: by Message-ID, a VERP recipient, or the original's Reply-To."""
-    card = _card_by_message_id(message_id)
-    if card is not None:
-        return card
-    for rcpt in rcpt_tos:
-        code = verp_card_code(rcpt)
-        if code:
-            card = UserCard.objects.filter(code__iexact=code).first()
-            if card is not None:
-                return card
-    if report is not None:
-        # A Directo-Reply-To message names its sender in Reply-To (From is the event mailbox).
-        for header in ("Reply-To", "From"):
-            card = _card_by_address(report.original_header(header))
-            if card is not None:
-                return card
-    return None
-
-
-def _event(
-    *, card: UserCard | None, kind: str, cause: str, message: str, **fields: object
-) -> MailEvent:
+def _event(*, card: UserCard, kind: str, cause: str, message: str, **fields: object) -> MailEvent:
     return MailEvent.objects.create(
         card=card,
-        user_code=card.code if card is not None else "",
+        user_code=card.code,
         kind=kind,
         cause=cause[:64],
         message=text_clean(message, 4000),
@@ -150,9 +83,7 @@ def _event(
     )
 
 
-def _bounce_event(
-    *, card: UserCard | None, recipient: BounceRecipient, message_id: str
-) -> MailEvent:
+def _bounce_event(*, card: UserCard, recipient: BounceRecipient, message_id: str) -> MailEvent:
     cause = bounce_cause(recipient.status, recipient.diagnostic)
     said = f" The receiving server said: “{recipient.diagnostic}”." if recipient.diagnostic else ""
     return _event(
@@ -168,9 +99,7 @@ def _bounce_event(
     )
 
 
-def _delay_event(
-    *, card: UserCard | None, recipient: BounceRecipient, message_id: str
-) -> MailEvent:
+def _delay_event(*, card: UserCard, recipient: BounceRecipient, message_id: str) -> MailEvent:
     said = f" The receiving server said: “{recipient.diagnostic}”." if recipient.diagnostic else ""
     return _event(
         card=card,
@@ -212,6 +141,11 @@ def inbound_message_receive(
         kind = InboundKind.INBOUND
     original_id = report.original_message_id if report is not None else in_reply_to
 
+    recipients = [r.recipient for r in report.recipients] if report is not None else []
+    attribution = bounce_attribute(
+        rcpt_tos=rcpt_tos, original_message_id=original_id, recipients=recipients
+    )
+
     with transaction.atomic():
         stored = InboundMessage.objects.create(
             envelope_from=text_clean(envelope_from, 320),
@@ -226,33 +160,63 @@ def inbound_message_receive(
             parse_error=parse_error,
             raw=raw[:RAW_STORE_LIMIT],
             raw_truncated=len(raw) > RAW_STORE_LIMIT,
+            card=attribution.card,
+            attribution=attribution.by,
         )
-        card = bounce_card_match(message_id=original_id, rcpt_tos=rcpt_tos, report=report)
-        events = []
-        if report is not None:
-            for recipient in report.recipients:
-                record = _bounce_event if recipient.action == "failed" else _delay_event
-                events.append(record(card=card, recipient=recipient, message_id=original_id))
-            bounces = [e for e in events if e.kind == EventKind.BOUNCE]
-            if bounces:
-                outgoing_mail_mark_bounced(
-                    message_id=original_id,
-                    cause=bounces[0].cause,
-                    user_message=bounces[0].message,
-                    smtp_code=bounces[0].smtp_code,
-                )
-        else:
-            sender = text_clean(envelope_from, 320) or "<>"
-            what = "could not be read (stored as received)" if parse_error else f"“{subject}”"
-            events.append(
-                _event(
-                    card=card,
-                    kind=EventKind.INBOUND,
-                    cause="unparsable_mail" if parse_error else "inbound_mail",
-                    message=f"Mail from {sender} to the event mailbox {what}.",
-                    recipient=text_clean(rcpt_tos[0] if rcpt_tos else "", 320),
-                    message_id=original_id,
-                )
-            )
+        events = _events_record(
+            attribution=attribution,
+            recipients=report.recipients if report is not None else (),
+            envelope_from=envelope_from,
+            rcpt_tos=rcpt_tos,
+            subject=subject,
+            parse_error=parse_error,
+        )
         stored.events.add(*events)
     return stored
+
+
+def _events_record(
+    *,
+    attribution: BounceAttribution,
+    recipients: Sequence[BounceRecipient],
+    envelope_from: str,
+    rcpt_tos: Sequence[str],
+    subject: str,
+    parse_error: str,
+) -> list[MailEvent]:
+    """Record the events of an attributed message; unattributed mail puts none on any card."""
+    card = attribution.card
+    if card is None:
+        return []
+    message_id = attribution.message_id
+    events = []
+    for recipient in recipients:
+        if not attribution.covers(recipient.recipient):
+            continue
+        if recipient.action != "failed":
+            events.append(_delay_event(card=card, recipient=recipient, message_id=message_id))
+            continue
+        event = _bounce_event(card=card, recipient=recipient, message_id=message_id)
+        events.append(event)
+        outgoing_mail_mark_bounced(
+            card=card,
+            message_id=message_id,
+            recipient=recipient.recipient,
+            cause=event.cause,
+            user_message=event.message,
+            smtp_code=event.smtp_code,
+        )
+    if not recipients:
+        sender = text_clean(envelope_from, 320) or "<>"
+        what = "could not be read (stored as received)" if parse_error else f"“{subject}”"
+        events.append(
+            _event(
+                card=card,
+                kind=EventKind.INBOUND,
+                cause="unparsable_mail" if parse_error else "inbound_mail",
+                message=f"Mail from {sender} to the event mailbox {what}.",
+                recipient=text_clean(rcpt_tos[0] if rcpt_tos else "", 320),
+                message_id=message_id,
+            )
+        )
+    return events

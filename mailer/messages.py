@@ -9,7 +9,9 @@ from dataclasses import dataclass
 
 from django.core.mail import EmailMessage, EmailMultiAlternatives, make_msgid
 
-from mailer.config import SenderConfig
+# A leaf module (it imports only Django): signing stays explicit here, not behind a hook.
+from deliverability.verp import verp_address_make
+from mailer.config import PLATFORM, SenderConfig
 
 _UNSAFE = re.compile(r"[\r\n\x00]")
 
@@ -110,11 +112,25 @@ def message_build(
     return message
 
 
+def envelope_sender(config: SenderConfig, *, message_id: str) -> str:
+    """Return one message's envelope sender: signed VERP when bounces go to the event mailbox.
+
+    The signed address names the card and the message, so a bounce is attributed only by what
+    the product itself put on the message (SPEC.md "Events"; issue 10).
+    """
+    if config.envelope_from and config.sources.get("envelope_from") == PLATFORM:
+        return verp_address_make(
+            mailbox=config.envelope_from, card_code=config.code, message_id=message_id
+        )
+    return config.envelope_from
+
+
 def message_envelope(message: EmailMessage, config: SenderConfig) -> tuple[str, list[str], bytes]:
     """Return the SMTP envelope sender, the recipients and the bytes of a built message."""
     message_check(message)
+    built = message.message(policy=email.policy.SMTP)  # adds a Message-ID when none is set
     return (
-        config.envelope_from,
+        envelope_sender(config, message_id=str(built["Message-ID"] or "")),
         message.recipients(),
-        message.message(policy=email.policy.SMTP).as_bytes(),
+        built.as_bytes(),
     )

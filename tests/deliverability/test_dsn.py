@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from deliverability.dsn import bounce_parse, message_id_normalize, text_clean
 from deliverability.services import bounce_cause
-from deliverability.verp import verp_address_make, verp_card_code
 from tests.deliverability import bounces
 from tests.deliverability.bounces import DIAGNOSTIC, ORIGINAL_ID
 
@@ -207,19 +206,3 @@ def test_message_id_normalize_gives_angle_bracket_form(value, expected):
 def test_bounce_cause_from_status_and_diagnostic(status, diagnostic, cause):
     """The event cause follows the enhanced status code (and SPF/DMARC words)."""
     assert bounce_cause(status, diagnostic) == cause
-
-
-def test_verp_address_round_trip():
-    """A VERP bounce address names the card code it was made for, @ in the code included."""
-    address = verp_address_make(mailbox="acme@event.data.directo.ee", card_code="ki@vi")
-    assert address.endswith("@event.data.directo.ee")
-    assert verp_card_code(address) == "ki@vi"
-
-
-def test_verp_forged_tag_is_refused():
-    """An address with a wrong tag names no card (bounces cannot be forged onto any card)."""
-    address = verp_address_make(mailbox="acme@event.data.directo.ee", card_code="KIVI")
-    local, _, domain = address.partition("@")
-    forged = local[:-1] + ("0" if local[-1] != "0" else "1") + "@" + domain
-    assert verp_card_code(forged) is None
-    assert verp_card_code("acme@event.data.directo.ee") is None

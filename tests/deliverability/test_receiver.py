@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+import email
 import os
 import smtplib
 import time
 
 import pytest
-from django.apps import apps
 
 from deliverability import receiver
-from deliverability.models import InboundKind, InboundMessage
+from deliverability.models import Attribution, InboundKind, InboundMessage
 from deliverability.receiver import MESSAGE_SIZE_LIMIT
 from deliverability.verp import verp_address_make
-from mailer.messages import message_build
-from mailer.models import EventKind, MailEvent
+from mailer.messages import message_build, message_envelope
+from mailer.models import EventKind, MailEvent, MassMailJob, OutgoingMail
 from mailer.services import sender_config_get
 from tests.deliverability import bounces
 from tests.factories import UserCardFactory, system_settings_set
+from tests.invoices import InvoiceFactory
 from users.models import MailSender
 
 # The receiver stores from its own thread: the rows must be committed to be seen.
@@ -44,23 +45,28 @@ def reply_to_card():
     )
 
 
-def directo_reply_to_message(card) -> bytes:
-    """Build a real Directo-Reply-To message of the card, as the sender builds it."""
+def directo_reply_to_message(card) -> tuple[str, bytes]:
+    """Build a real Directo-Reply-To message of the card: its envelope sender and bytes."""
     config = sender_config_get(card=card)
     assert config.envelope_from == MAILBOX
     message = message_build(
         config=config, to=["ghost@customer.test"], subject="Invoice 1001", body="Invoice."
     )
-    return message.message().as_bytes()
+    envelope_from, _recipients, raw = message_envelope(message, config)
+    return envelope_from, raw
+
+
+def message_id_of(raw: bytes) -> str:
+    return email.message_from_bytes(raw)["Message-ID"]
 
 
 def test_event_mailbox_dsn_of_directo_reply_to_message_is_bounce_on_sender_card(
     event_mailbox, reply_to_card
 ):
-    """A DSN about a Directo-Reply-To message becomes a bounce event on the sender's card."""
-    original = directo_reply_to_message(reply_to_card).decode()
-    message_id = original.split("Message-ID: ", 1)[1].split("\n", 1)[0].strip()
-    deliver(event_mailbox, bounces.rfc3464(original=original.replace("\n", "\r\n")))
+    """A DSN to a Directo-Reply-To message's VERP sender becomes a bounce on the sender's card."""
+    verp, original = directo_reply_to_message(reply_to_card)
+    message_id = message_id_of(original)
+    deliver(event_mailbox, bounces.rfc3464(original=original.decode()), rcpt=verp)
 
     event = MailEvent.objects.get(kind=EventKind.BOUNCE)
     assert event.card == reply_to_card
@@ -73,48 +79,64 @@ def test_event_mailbox_dsn_of_directo_reply_to_message_is_bounce_on_sender_card(
     stored = InboundMessage.objects.get()
     assert stored.kind == InboundKind.BOUNCE
     assert stored.envelope_from == ""
-    assert stored.envelope_to == MAILBOX
+    assert stored.envelope_to == verp
+    assert stored.card == reply_to_card
+    assert stored.attribution == Attribution.VERP
     assert list(stored.events.all()) == [event]
 
 
-def test_event_mailbox_matches_bounce_by_message_id_of_a_known_message(event_mailbox):
-    """A headers-only DSN without Reply-To is matched by the Message-ID the log knows."""
+def test_event_mailbox_matches_bounce_by_message_id_sent_to_that_recipient(event_mailbox):
+    """A DSN naming a Message-ID the product sent to that very recipient lands on the sender."""
     mari = UserCardFactory(code="MARI", email="mari@seller.test")
     MailEvent.objects.create(
         card=mari,
         user_code="MARI",
         kind=EventKind.SEND_UNKNOWN,
         cause="outcome_unknown",
+        recipient="someone@customer.test, ghost@customer.test",
         message_id=bounces.ORIGINAL_ID,
     )
     original = bounces.original_message(reply_to="someone@elsewhere.test", from_="x@y.test")
     deliver(event_mailbox, bounces.rfc3464(original=original, headers_only=True))
     event = MailEvent.objects.get(kind=EventKind.BOUNCE)
     assert event.card == mari
+    assert InboundMessage.objects.get().attribution == Attribution.MESSAGE_ID
+
+
+def test_event_mailbox_message_id_sent_to_another_recipient_is_unattributed(event_mailbox):
+    """A known Message-ID does not attribute a DSN about a recipient it was not sent to."""
+    mari = UserCardFactory(code="MARI", email="mari@seller.test")
+    MailEvent.objects.create(
+        card=mari,
+        user_code="MARI",
+        kind=EventKind.SEND_UNKNOWN,
+        cause="outcome_unknown",
+        recipient="someone@customer.test",
+        message_id=bounces.ORIGINAL_ID,
+    )
+    deliver(event_mailbox, bounces.rfc3464(headers_only=True))
+    assert not MailEvent.objects.filter(kind=EventKind.BOUNCE).exists()
+    assert InboundMessage.objects.get().card is None
 
 
 def test_event_mailbox_matches_bounce_by_verp_recipient(event_mailbox, reply_to_card):
     """A bounce to the card's VERP address lands on that card even without the original."""
-    address = verp_address_make(mailbox=MAILBOX, card_code="KIVI")
+    address = verp_address_make(mailbox=MAILBOX, card_code="KIVI", message_id=bounces.ORIGINAL_ID)
     deliver(event_mailbox, bounces.QMAIL_TEXT.split(b"--- Below")[0], rcpt=address)
     event = MailEvent.objects.get(kind=EventKind.BOUNCE)
     assert event.card == reply_to_card
     assert event.cause == "mailbox_full"
+    assert event.message_id == ""  # the bounce quotes no Message-ID the address was made for
 
 
-def outgoing_mail_create(card, *, message_id: str = bounces.ORIGINAL_ID):
-    """Create a sent mass-mail message of the card (skip while mass mailing does not exist)."""
-    try:
-        outgoing = apps.get_model("mailer", "OutgoingMail")
-        job_model = apps.get_model("mailer", "MassMailJob")
-    except LookupError:
-        pytest.skip("mailer.OutgoingMail does not exist")
-    from tests.invoices import InvoiceFactory
-
-    job = job_model.objects.create(owner=card, subject_template="s", body_template="b")
-    return outgoing.objects.create(
+def outgoing_mail_create(
+    card, *, message_id: str = bounces.ORIGINAL_ID, status: str = "sent"
+) -> OutgoingMail:
+    """Create a mass-mail message of the card to ghost@customer.test."""
+    job = MassMailJob.objects.create(owner=card, subject_template="s", body_template="b")
+    return OutgoingMail.objects.create(
         job=job, invoice=InvoiceFactory(owner=card), recipient="ghost@customer.test",
-        status="sent", message_id=message_id,
+        status=status, message_id=message_id,
     )  # fmt: skip
 
 
@@ -130,15 +152,25 @@ def test_event_mailbox_marks_outgoing_mail_bounced_and_matches_job_owner(event_m
     assert MailEvent.objects.get(kind=EventKind.BOUNCE).card == owner
 
 
-def test_event_mailbox_keeps_ordinary_mail_as_inbound_event(event_mailbox, reply_to_card):
-    """A reply that is not a bounce is stored and recorded as an inbound event."""
+def test_event_mailbox_keeps_ordinary_mail_unattributed_without_event(event_mailbox, reply_to_card):
+    """A reply that is not a bounce is stored as unattributed mail and puts no event anywhere."""
     deliver(event_mailbox, bounces.PLAIN_REPLY, sender="buyer@customer.test")
+    assert not MailEvent.objects.exists()
+    stored = InboundMessage.objects.get()
+    assert stored.kind == InboundKind.INBOUND
+    assert stored.subject == "Re: Invoice 1001"
+    assert stored.card is None
+    assert stored.attribution == Attribution.NONE
+
+
+def test_event_mailbox_auto_reply_to_verp_is_inbound_event_on_card(event_mailbox, reply_to_card):
+    """Other mail to a card's VERP address (an auto-reply) is an inbound event on that card."""
+    address = verp_address_make(mailbox=MAILBOX, card_code="KIVI", message_id=bounces.ORIGINAL_ID)
+    deliver(event_mailbox, bounces.PLAIN_REPLY, rcpt=address, sender="buyer@customer.test")
     event = MailEvent.objects.get()
+    assert event.card == reply_to_card
     assert event.kind == EventKind.INBOUND
-    assert event.cause == "inbound_mail"
-    assert "buyer@customer.test" in event.message
     assert "Re: Invoice 1001" in event.message
-    assert InboundMessage.objects.get().kind == InboundKind.INBOUND
 
 
 def test_event_mailbox_refuses_other_domains(event_mailbox):
@@ -190,7 +222,7 @@ def test_event_mailbox_stores_hostile_input_and_keeps_answering(event_mailbox, r
     stored = InboundMessage.objects.get()
     assert stored.size == len(raw)
     assert bytes(stored.raw)
-    assert stored.events.count() == 1
+    assert stored.events.count() == 0  # unattributed: kept, but on no card
 
 
 @pytest.mark.timeout(40)

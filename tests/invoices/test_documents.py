@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from deliverability.verp import verp_address_parse
 from invoices.documents import (
     DEFAULT_SUBJECT_TEMPLATE,
     PLACEHOLDERS,
@@ -126,7 +127,12 @@ def test_invoice_email_build_directo_reply_to_from_event_mailbox():
     invoice = _invoice()
     config = _config(invoice.owner, "directo_reply_to")
     sender, _, parsed = _parsed(invoice_email_build(invoice=invoice, config=config), config)
-    assert sender == parsed["From"] == "acme-trading@event.data.directo.ee"
+    assert parsed["From"] == "acme-trading@event.data.directo.ee"
+    # The envelope is the event mailbox, signed per message (deliverability.verp).
+    verp = verp_address_parse(sender)
+    assert sender.endswith("@event.data.directo.ee")
+    assert verp is not None
+    assert verp.names_message(parsed["Message-ID"])
     assert parsed["Reply-To"] == "kadri@acme.test"
 
 

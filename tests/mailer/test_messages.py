@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from deliverability.verp import verp_address_parse
 from mailer.config import CardSettings, sender_config_resolve
 from mailer.messages import Attachment, HeaderInjectionError, message_build, message_envelope
 from mailer.platform import Platform
@@ -29,12 +30,16 @@ def _config(mode: str):
 
 
 def test_message_build_directo_reply_to_addresses():
-    """Directo-Reply-To: From and envelope are the event mailbox, Reply-To the user."""
+    """Directo-Reply-To: From and signed VERP envelope are the event mailbox, Reply-To the user."""
     config = _config("directo_reply_to")
     message = message_build(config=config, to=["c@example.test"], subject="Invoice 1", body="Hi")
     sender, recipients, raw = message_envelope(message, config)
     parsed = email.message_from_bytes(raw, policy=email.policy.default)
-    assert sender == "acme-trading@event.data.directo.ee"
+    verp = verp_address_parse(sender)
+    assert sender.startswith("acme-trading+kivi.")
+    assert sender.endswith("@event.data.directo.ee")
+    assert verp is not None
+    assert verp.names_message(parsed["Message-ID"])
     assert parsed["From"] == "acme-trading@event.data.directo.ee"
     assert parsed["Reply-To"] == "kivi@acme.test"
     assert recipients == ["c@example.test"]

@@ -77,7 +77,7 @@ def test_sendtestmail_inherits_global_card(smtp_server):
 
 
 def test_sendtestmail_directo_reply_to_addresses_through_relay(smtp_server, settings):
-    """Directo-Reply-To: the relay sees the event mailbox as From and bounce address."""
+    """Directo-Reply-To: the relay sees the event mailbox as From and signed VERP bounce address."""
     relay = smtp_server(tls="no")
     settings.PLATFORM_RELAY_URL = f"smtp://{relay.address}:25"
     system_settings_set(company_name="Acme Trading")
@@ -85,7 +85,9 @@ def test_sendtestmail_directo_reply_to_addresses_through_relay(smtp_server, sett
     call_command("sendtestmail", "REPLY", "--to", "c@example.test", stdout=StringIO())
     [delivery] = relay.sink.deliveries
     parsed = _parsed(delivery)
-    assert delivery.mail_from == "acme-trading@event.data.directo.ee"
+    # The bounce address is the event mailbox, signed per message (deliverability.verp).
+    assert delivery.mail_from.startswith("acme-trading+reply.")
+    assert delivery.mail_from.endswith("@event.data.directo.ee")
     assert parsed["From"] == "acme-trading@event.data.directo.ee"
     assert parsed["Reply-To"] == "reply@acme.test"
     assert delivery.login is None
