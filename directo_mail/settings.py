@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "oauth365",
     "invoices",
     "deliverability",
+    "portal",
 ]
 
 MIDDLEWARE = [

@@ -19,7 +19,7 @@ urlpatterns = [
         name="password_reset",
     ),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("personal/", include("users.urls")),
+    path("personal/", include("portal.urls")),
     path("oauth365/", include("oauth365.urls")),
     path("deliverability/", include("deliverability.urls")),
     path("mail/", include("mailer.urls")),

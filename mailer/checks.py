@@ -9,6 +9,7 @@ from django.core.checks import Error, Tags, register
 from django.core.exceptions import ImproperlyConfigured
 
 from mailer.massmail.conf import massmail_settings
+from mailer.platform import platform_get
 
 #: Brokers that redeliver an unacknowledged task after a visibility timeout.
 _VISIBILITY_BROKERS = ("redis://", "rediss://", "sqs://", "sentinel://")
@@ -58,3 +59,13 @@ def massmail_timing_check(app_configs: Any = None, **kwargs: Any) -> list[Error]
                 )
             )
     return errors
+
+
+@register(Tags.compatibility)
+def platform_relay_check(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """Check that PLATFORM_RELAY_URL parses (the Directo mode's relay)."""
+    try:
+        platform_get()
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), id="directo_mail.E001")]
+    return []

@@ -19,15 +19,11 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from mailer.config import CardSettings, sender_config_resolve
 from mailer.platform import platform_get
-from users.forms import (
-    UserCardForm,
-    effective_settings_render,
-    m365_status_render,
-    preset_buttons_render,
-)
+from portal.panels import effective_settings_render, m365_status_render, preset_buttons_render
+from portal.views import mail_test_context, mail_test_handle, mail_test_respond
+from users.forms import UserCardForm
 from users.models import MailSender, SslTls, SystemSettings, UserCard
 from users.services import usercard_account_get_or_create
-from users.views import mail_test_context, mail_test_handle, mail_test_respond
 
 SECRET_POST_FIELDS = ("smtp_password",)
 
@@ -48,8 +44,8 @@ class UserCardAdmin(admin.ModelAdmin):
     readonly_fields = ("provider_presets", "m365_status", "effective_settings", "secret_state")
 
     class Media:
-        js = ("users/card_form.js", "users/test_mail.js")
-        css = {"all": ("users/card_form.css",)}
+        js = ("portal/card_form.js", "portal/test_mail.js")
+        css = {"all": ("portal/card_form.css",)}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[UserCard]:
         return super().get_queryset(request).select_related("m365_connection")

@@ -1,12 +1,14 @@
+"""The signed-in user's own pages under /personal/ ("Personal → …")."""
+
 from __future__ import annotations
 
 from django.urls import path
 
-from users import views
+from portal import views
 
-app_name = "users"
+app_name = "personal"
 
 urlpatterns = [
-    path("user/", views.personal_card, name="personal_card"),
+    path("user/", views.personal_card, name="card"),
     path("user/test-mail/", views.personal_test_mail, name="test_mail"),
 ]

@@ -19,7 +19,8 @@ from django.views.decorators.http import require_http_methods
 
 from mailer.services import MailTestRateLimitedError, mail_test_send
 from mailer.transport import TranscriptStep
-from users.forms import PersonalCardForm, effective_settings, m365_status, preset_buttons_render
+from portal.panels import effective_settings, m365_status, preset_buttons_render
+from users.forms import PersonalCardForm
 from users.models import MailSender, UserCard
 
 #: test_mail.js asks for the panel alone (to show the result in place) with this header.
@@ -35,7 +36,7 @@ def personal_card(request: HttpRequest) -> HttpResponse:
     # Only ever the signed-in user's own card: no id comes from the request.
     card: UserCard | None = getattr(request.user, "card", None)
     if card is None:
-        return render(request, "users/personal_card_missing.html", status=404)
+        return render(request, "portal/personal_card_missing.html", status=404)
     # Read before binding: an invalid form leaves unsaved values on the instance.
     effective, m365 = effective_settings(card), m365_status(card)
     if request.method == "POST":
@@ -45,12 +46,12 @@ def personal_card(request: HttpRequest) -> HttpResponse:
             messages.success(request, "Your mail settings have been saved.")
             for warning in [*card.server_change_notices(), *card.warnings()]:
                 messages.warning(request, warning)
-            return redirect("users:personal_card")
+            return redirect("personal:card")
     else:
         form = PersonalCardForm(instance=card)
     return render(
         request,
-        "users/personal_card.html",
+        "portal/personal_card.html",
         {
             "form": form,
             "card": card,
@@ -58,7 +59,7 @@ def personal_card(request: HttpRequest) -> HttpResponse:
             "m365": m365,
             "m365_mode": MailSender.M365_OAUTH,
             "effective": effective,
-            **mail_test_context(card=card, action=reverse("users:test_mail")),
+            **mail_test_context(card=card, action=reverse("personal:test_mail")),
         },
     )
 
@@ -99,7 +100,7 @@ class MailTestOutcome:
 def mail_test_context(
     *, card: UserCard, action: str, form: MailTestForm | None = None
 ) -> dict[str, Any]:
-    """Return the context of the "Send test e-mail" panel (templates/users/_test_mail.html)."""
+    """Return the context of the "Send test e-mail" panel (templates/portal/_test_mail.html)."""
     if form is None:
         form = MailTestForm(prefix=TEST_MAIL_PREFIX, initial={"to": card.email})
     return {"test_mail_form": form, "test_mail_action": action, "test_mail_card": card}
@@ -138,7 +139,7 @@ def mail_test_respond(
 ) -> HttpResponse:
     """Render the full page, or only the panel (form and result) when test_mail.js asks."""
     if request.headers.get(FRAGMENT_HEADER):
-        html = render_to_string("users/_test_mail.html", context, request=request)
+        html = render_to_string("portal/_test_mail.html", context, request=request)
         response = HttpResponse(html, status=status)
     else:
         response = render(request, template, context, status=status)
@@ -153,10 +154,10 @@ def personal_test_mail(request: HttpRequest) -> HttpResponse:
     # Only ever the signed-in user's own card: no id or code comes from the request.
     card: UserCard | None = getattr(request.user, "card", None)
     if card is None:
-        return render(request, "users/personal_card_missing.html", status=404)
-    action = reverse("users:test_mail")
+        return render(request, "portal/personal_card_missing.html", status=404)
+    action = reverse("personal:test_mail")
     if request.method == "POST":
         context, status = mail_test_handle(request, card=card, action=action)
     else:
         context, status = mail_test_context(card=card, action=action), 200
-    return mail_test_respond(request, "users/test_mail.html", context, status)
+    return mail_test_respond(request, "portal/test_mail.html", context, status)

@@ -1,16 +1,13 @@
-"""The card form shared by the admin and "Personal → User", and its read-only panels."""
+"""The card form shared by the admin and "Personal → User"."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django import forms
-from django.template.loader import render_to_string
-from django.utils.safestring import SafeString
 from django.views.decorators.debug import sensitive_variables
 
-from users.models import CARD_FIELDS, MailSender, SslTls, UserCard
-from users.providers import PRESETS
+from users.models import CARD_FIELDS, SslTls, UserCard
 
 #: The fields that matter only for SMTP and Microsoft 365 OAUTH (shown and hidden together).
 SERVER_FIELDS = ("mail_server", "ssl_tls", "smtp_username", "smtp_password", "clear_smtp_password")
@@ -83,65 +80,3 @@ class PersonalCardForm(UserCardForm):
 
     class Meta(UserCardForm.Meta):
         fields = tuple(name for name in CARD_FIELDS if name != "code")
-
-
-def preset_buttons_render() -> SafeString:
-    """Render the provider preset buttons (Gmail, Microsoft 365, Zone) for card_form.js."""
-    return render_to_string("users/_presets.html", {"presets": PRESETS})
-
-
-def m365_status(card: UserCard) -> dict[str, Any]:
-    """Return the card's Microsoft 365 connection state for display; never the token cache."""
-    connection = getattr(card, "m365_connection", None) if card.pk else None
-    if connection is None or not connection.token_cache:
-        return {"state": "none", "label": "Not authenticated", "account": "", "when": None}
-    return {
-        "state": "connected" if connection.usable else "reauth_needed",
-        "label": connection.get_status_display(),
-        "account": connection.account,
-        "when": connection.authenticated_at,
-    }
-
-
-def m365_status_render(card: UserCard) -> SafeString:
-    return render_to_string(
-        "users/_m365_status.html",
-        {"status": m365_status(card), "card": card, "m365_mode": MailSender.M365_OAUTH},
-    )
-
-
-def effective_settings(card: UserCard) -> dict[str, Any]:
-    """Return the resolver's public view of a saved card as display rows; never a secret."""
-    from mailer.services import sender_config_get
-
-    view = sender_config_get(card=card).public_view()
-    sources = view["sources"]
-    mode = view["mode"]
-    ssl_tls = view["ssl_tls"]
-    rows = [
-        ("Mail sender", MailSender(mode).label, sources.get("mode", "")),
-        ("Server", view["host"] or "—", sources.get("host", "")),
-        ("Port", view["port"] or "—", sources.get("port", "")),
-        ("SSL/TLS", SslTls(ssl_tls).label if ssl_tls else "—", sources.get("ssl_tls", "")),
-        ("Username", view["username"] or "—", sources.get("username", "")),
-        (
-            "Password",
-            "set" if view["password_set"] else "not set",
-            sources.get("password_set", ""),
-        ),
-        ("From", view["from"] or "—", sources.get("from", "")),
-        ("Reply-To", view["reply_to"] or "—", sources.get("reply_to", "")),
-        ("Envelope sender", view["envelope_from"] or "—", sources.get("envelope_from", "")),
-        (
-            "Mass mailing",
-            "allowed" if view["mass_mail_allowed"] else "not allowed",
-            sources.get("mass_mail_allowed", ""),
-        ),
-    ]
-    return {"rows": rows, "ready": view["ready"], "missing": view["missing"]}
-
-
-def effective_settings_render(card: UserCard) -> SafeString:
-    return render_to_string(
-        "users/_effective_settings.html", {"effective": effective_settings(card)}
-    )

@@ -83,7 +83,7 @@ def test_card_save_works_while_dns_times_out(client, settings, local_dns):
     data = {name: getattr(card, name) for name in CARD_FIELDS if name != "smtp_password"}
     data = {k: v for k, v in data.items() if v is not False}
     data["email"] = "kivi@slow.test"
-    response = signed_in(client, card).post(reverse("users:personal_card"), data)
+    response = signed_in(client, card).post(reverse("personal:card"), data)
     assert response.status_code == 302
     card.refresh_from_db()
     assert card.email == "kivi@slow.test"

@@ -8,9 +8,9 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.views.debug import SafeExceptionReporterFilter
 
+from portal.views import personal_card
 from tests.factories import SmtpCardFactory, UserCardFactory, UserFactory, system_settings_set
 from users.models import MailSender, UserCard
-from users.views import personal_card
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +32,7 @@ def owner_client(client, own_card):
 
 def test_personal_card_url_is_named():
     """The page is reachable as users:personal_card at /personal/user/."""
-    assert reverse("users:personal_card") == URL
+    assert reverse("personal:card") == URL
 
 
 def test_personal_card_redirects_anonymous_to_login(client):

@@ -12,9 +12,9 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from mailer.models import MailEvent
+from portal.views import FRAGMENT_HEADER
 from tests.factories import SmtpCardFactory, UserCardFactory
 from users.models import UserCard
-from users.views import FRAGMENT_HEADER
 
 pytestmark = pytest.mark.django_db
 
@@ -67,7 +67,7 @@ def page_text(response) -> str:
 
 def test_personal_test_mail_url_has_no_card_id():
     """The personal test e-mail URL names no card: it always uses the signed-in user's."""
-    assert reverse("users:test_mail") == PERSONAL_URL
+    assert reverse("personal:test_mail") == PERSONAL_URL
 
 
 def test_personal_card_shows_test_mail_form(client):
@@ -305,7 +305,7 @@ def test_admin_change_page_offers_test_mail(admin_client):
     assert f'href="{url}"' in html
     assert f'action="{url}"' in html
     assert 'name="test_mail-to" value="kivi@acme.test"' in html
-    assert "users/test_mail.js" in html
+    assert "portal/test_mail.js" in html
     # The test panel is its own form after the card form, never nested in it.
     card_form = html.split('id="usercard_form"', 1)[1].split("</form>", 1)[0]
     assert "data-test-mail-form" not in card_form
