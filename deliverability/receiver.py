@@ -11,13 +11,17 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from django.conf import settings
 from django.db import close_old_connections, connections
 
+from deliverability.limits import ClientThrottle, MailboxLimits, mailbox_limits_get
 from deliverability.services import inbound_message_receive
 
 logger = logging.getLogger(__name__)
 
-#: A larger message is refused with 552 (RFC 5321 §4.5.3.1.10) and never held in memory.
+#: The default of EVENT_MAILBOX_MAX_MESSAGE_SIZE. A larger message is refused with 552
+#: (RFC 5321 §4.5.3.1.10) while it arrives and is never held in memory; EHLO advertises it.
 MESSAGE_SIZE_LIMIT = 10 * 1024 * 1024
 RECIPIENT_LIMIT = 50
+TOO_MANY_CONNECTIONS = "421 4.7.0 Too many connections from your address; try again later"
+TOO_MANY_MESSAGES = "451 4.7.1 Too many messages from your address; try again in a minute"
 SESSION_TIMEOUT = 60.0
 IDENT = "Directo event mailbox"
 
@@ -36,15 +40,36 @@ def _store(envelope_from: str, rcpt_tos: list[str], raw: bytes, peer: str) -> No
         connections.close_all()
 
 
+def client_of(session: Session) -> str:
+    """Return the client's address (its IP) of an SMTP session."""
+    peer = session.peer
+    return str(peer[0]) if isinstance(peer, tuple) else str(peer)
+
+
 class EventMailboxHandler:
     """aiosmtpd handler: accept mail only for the event domain and record each message."""
 
-    def __init__(self, domain: str | None = None) -> None:
+    def __init__(self, domain: str | None = None, *, throttle: ClientThrottle) -> None:
         self._domain = domain
+        self.throttle = throttle
 
     @property
     def domain(self) -> str:
         return self._domain or event_domain_get()
+
+    async def handle_MAIL(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        if not self.throttle.message_allowed(client_of(session)):
+            return TOO_MANY_MESSAGES
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(
         self,
@@ -66,7 +91,10 @@ class EventMailboxHandler:
         raw = envelope.original_content or b""
         if isinstance(raw, str):  # only with decode_data=True, which the controller never sets
             raw = raw.encode("utf-8", "surrogateescape")
-        peer = str(session.peer[0]) if isinstance(session.peer, tuple) else str(session.peer)
+        peer = client_of(session)
+        # Counted when the message is complete: parallel connections cannot pass the rate.
+        if not self.throttle.message_take(peer):
+            return TOO_MANY_MESSAGES
         # Bounces come from the null sender, which aiosmtpd reports as "<>".
         mail_from = str(envelope.mail_from or "").strip().removeprefix("<").removesuffix(">")
         try:
@@ -78,13 +106,63 @@ class EventMailboxHandler:
         return "250 2.0.0 Message accepted"
 
 
+class EventMailboxSMTP(SMTP):
+    """aiosmtpd's SMTP session with a cap on simultaneous connections per client address."""
+
+    def __init__(self, handler: EventMailboxHandler, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._throttle = handler.throttle
+        self._client: str | None = None
+        self._refused = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        first = self.transport is None  # STARTTLS calls this again on the same connection
+        super().connection_made(transport)
+        if first and self.session is not None:
+            client = client_of(self.session)
+            if self._throttle.connection_open(client):
+                self._client = client
+            else:
+                self._refused = True
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._client is not None:
+            self._throttle.connection_close(self._client)
+            self._client = None
+        super().connection_lost(error)
+
+    async def _handle_client(self) -> None:
+        if self._refused:
+            # RFC 5321 §3.1: a server may answer the connection with 421 and close it.
+            await self.push(TOO_MANY_CONNECTIONS)
+            if self.transport is not None:
+                self.transport.close()
+            return
+        await super()._handle_client()
+
+
 class EventMailboxController(Controller):
-    """The receiver in its own thread and event loop (aiosmtpd's Controller)."""
+    """The receiver in its own thread and event loop (aiosmtpd's Controller).
+
+    `limits` defaults to the EVENT_MAILBOX_* settings, read when the receiver is made.
+    """
 
     def __init__(
-        self, *, host: str = "127.0.0.1", port: int = 2525, domain: str | None = None, **kw: Any
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 2525,
+        domain: str | None = None,
+        limits: MailboxLimits | None = None,
+        **kw: Any,
     ) -> None:
-        kw.setdefault("data_size_limit", MESSAGE_SIZE_LIMIT)
+        limits = limits or mailbox_limits_get()
+        self.throttle = ClientThrottle(limits)
+        kw.setdefault("data_size_limit", limits.max_message_size)
         kw.setdefault("timeout", SESSION_TIMEOUT)
         kw.setdefault("ident", IDENT)
-        super().__init__(EventMailboxHandler(domain), hostname=host, port=port, **kw)
+        handler = EventMailboxHandler(domain, throttle=self.throttle)
+        super().__init__(handler, hostname=host, port=port, **kw)
+
+    def factory(self) -> SMTP:
+        return EventMailboxSMTP(self.handler, **self.SMTP_kwargs)

@@ -21,6 +21,7 @@ from deliverability.dsn import (
     text_clean,
 )
 from deliverability.models import RAW_STORE_LIMIT, InboundKind, InboundMessage
+from deliverability.retention import inbound_unattributed_trim
 from mailer.models import EventKind, MailEvent
 from users.models import UserCard
 
@@ -172,6 +173,8 @@ def inbound_message_receive(
             parse_error=parse_error,
         )
         stored.events.add(*events)
+    if attribution.card is None:
+        inbound_unattributed_trim()
     return stored
 
 

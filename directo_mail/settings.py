@@ -146,6 +146,12 @@ MAILER_CA_BUNDLE = env.str("MAILER_CA_BUNDLE")
 MAILER_ALLOW_PRIVATE_HOSTS = env.bool("MAILER_ALLOW_PRIVATE_HOSTS")
 MAILER_DNS_NAMESERVERS = env.list("MAILER_DNS_NAMESERVERS")
 MAILER_TIMEOUT = env.float("MAILER_TIMEOUT", default=30.0)
+# The event mailbox (deliverability): limits per client, message size, how long mail is kept.
+EVENT_MAILBOX_CONNECTIONS_PER_CLIENT = env.int("EVENT_MAILBOX_CONNECTIONS_PER_CLIENT", default=10)
+EVENT_MAILBOX_MESSAGES_PER_MINUTE = env.int("EVENT_MAILBOX_MESSAGES_PER_MINUTE", default=60)
+EVENT_MAILBOX_MAX_MESSAGE_SIZE = env.int("EVENT_MAILBOX_MAX_MESSAGE_SIZE", default=10 * 1024 * 1024)
+EVENT_MAILBOX_RETENTION_DAYS = env.int("EVENT_MAILBOX_RETENTION_DAYS", default=90)
+EVENT_MAILBOX_UNATTRIBUTED_LIMIT = env.int("EVENT_MAILBOX_UNATTRIBUTED_LIMIT", default=10_000)
 # Django 6.1 mailers: "default" serves Django's own mail (password resets, error reports).
 MAILERS = {
     "default": {
@@ -194,6 +200,11 @@ CELERY_BEAT_SCHEDULE = {
     "oauth365-tokens-keep-fresh": {"task": "oauth365.tokens_keep_fresh", "schedule": 6 * 3600},
     # Mass mail: reaps expired leases and wakes jobs whose retries are due (mailer.tasks).
     "mailer-massmail-tick": {"task": "mailer.massmail_tick", "schedule": MAILER_TICK_SECONDS},
+    # Deletes event mailbox mail older than EVENT_MAILBOX_RETENTION_DAYS (deliverability.tasks).
+    "deliverability-inbound-mail-purge": {
+        "task": "deliverability.inbound_mail_purge",
+        "schedule": 6 * 3600,
+    },
 }
 
 # --- OAUTH365 ------------------------------------------------------------------------------

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from django.core.cache import cache
 
 from deliverability import dns as deliverability_dns
+from deliverability.limits import MailboxLimits
 from deliverability.receiver import EventMailboxController
 from tests.deliverability.dns_server import PLATFORM_IPS, LocalDns, local_dns_start
 from tests.smtp_servers import loopback_address
@@ -36,18 +37,31 @@ def _dns_settings(settings, local_dns: LocalDns, monkeypatch) -> Iterator[None]:
 
 
 @pytest.fixture
-def event_mailbox() -> Iterator[EventMailboxController]:
-    """The event mailbox receiver, started in-process on 127.x.y.z and a free port."""
-    for _attempt in range(10):
-        address = loopback_address()
-        with socket.socket() as probe:  # a free port on that address
-            probe.bind((address, 0))
-            port = probe.getsockname()[1]
-        controller = EventMailboxController(host=address, port=port)
-        try:
-            controller.start()
-        except OSError:
-            continue
-        break
-    yield controller
-    controller.stop()
+def event_mailbox_start() -> Iterator[Callable[..., EventMailboxController]]:
+    """Start event mailbox receivers in-process on 127.x.y.z and free ports; stop them after."""
+    controllers: list[EventMailboxController] = []
+
+    def start(*, limits: MailboxLimits | None = None) -> EventMailboxController:
+        for _attempt in range(10):
+            address = loopback_address()
+            with socket.socket() as probe:  # a free port on that address
+                probe.bind((address, 0))
+                port = probe.getsockname()[1]
+            controller = EventMailboxController(host=address, port=port, limits=limits)
+            try:
+                controller.start()
+            except OSError:
+                continue
+            controllers.append(controller)
+            return controller
+        raise RuntimeError("no free loopback address found")
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+@pytest.fixture
+def event_mailbox(event_mailbox_start) -> EventMailboxController:
+    """The event mailbox receiver with the limits of the settings, on 127.x.y.z."""
+    return event_mailbox_start()
