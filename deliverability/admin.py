@@ -16,12 +16,14 @@ class InboundMessageAdmin(admin.ModelAdmin):
     list_display = (
         "received_at",
         "kind",
+        "attribution",
+        "card",
         "envelope_from",
         "subject",
         "original_message_id",
         "size",
     )
-    list_filter = ("kind", "bounce_format")
+    list_filter = ("kind", "attribution", "bounce_format")
     search_fields = ("envelope_from", "envelope_to", "subject", "message_id", "original_message_id")
     date_hierarchy = "received_at"
     exclude = ("raw",)
@@ -32,6 +34,8 @@ class InboundMessageAdmin(admin.ModelAdmin):
         "peer",
         "size",
         "kind",
+        "attribution",
+        "card",
         "subject",
         "message_id",
         "original_message_id",

@@ -183,3 +183,15 @@ def test_mail_settings_json_shows_plain_event_mailbox_envelope_from(card_a):
     out = StringIO()
     call_command("mail_settings", "KIVI", "--json", stdout=out)
     assert json.loads(out.getvalue())["envelope_from"] == MAILBOX
+
+
+def test_inbound_message_admin_shows_attribution_and_card(admin_client, card_a):
+    """The admin lists received mail with its attribution and card, filterable by attribution."""
+    InboundMessage.objects.create(kind="bounce", raw=b"x", card=card_a, attribution="verp")
+    InboundMessage.objects.create(kind="inbound", raw=b"y", subject="Unattributed note")
+    url = "/admin/deliverability/inboundmessage/"
+    response = admin_client.get(url, {"attribution__exact": "verp"})
+    assert response.status_code == 200
+    assert "Signed bounce address (VERP)" in response.text
+    assert "KIVI" in response.text
+    assert "Unattributed note" not in response.text
