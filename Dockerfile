@@ -13,11 +13,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# The dependencies first, from pyproject.toml alone: this layer is rebuilt only when they change.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt \
+# The dependencies first, from the runtime lock alone (exact versions and hashes; make lock
+# writes it): this layer is rebuilt only when the lock changes.
+COPY requirements/runtime.txt /tmp/requirements.txt
+RUN pip install --require-hashes -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
 COPY . .

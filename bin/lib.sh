@@ -40,10 +40,15 @@ and pyenv versions under: ${PYTHON_SEARCH_ROOTS:-none}). Install one (e.g. \
 \`apt-get install python3.13\`, \`pyenv install 3.13\`) or point PYTHON=/path/to/python3.13 at it."
 }
 
-# The stamp records which pyproject.toml (by hash) and which extras were installed.
+# The lock files venv_ensure installs from (make lock writes them from pyproject.toml).
+LOCK_RUNTIME="$ROOT_DIR/requirements/runtime.txt"
+LOCK_DEV="$ROOT_DIR/requirements/dev.txt"
+
+# The stamp records which pyproject.toml and lock files (by hash) and which extras were installed.
 install_wanted() {
     local extras="$1" digest
-    digest="$(sha256sum "$ROOT_DIR/pyproject.toml" | cut -d' ' -f1)"
+    digest="$(cat "$ROOT_DIR/pyproject.toml" "$LOCK_RUNTIME" "$LOCK_DEV" 2>/dev/null \
+        | sha256sum | cut -d' ' -f1)"
     echo "$digest $extras"
 }
 
@@ -69,11 +74,13 @@ pip_run() {
     return "$status"
 }
 
-# Create .venv if needed and install the project when pyproject.toml changed since last time.
+# Create .venv if needed and install the locked dependencies, then the project itself, when
+# pyproject.toml or a lock file changed since last time.
 venv_ensure() {
-    local extras="${1:-runtime}" python spec=".[dev]"
-    [ "$extras" = runtime ] && spec="."
+    local extras="${1:-runtime}" python lock="$LOCK_DEV" spec=".[dev]"
+    [ "$extras" = runtime ] && { lock="$LOCK_RUNTIME"; spec="."; }
     install_is_current "$extras" && return 0
+    [ -f "$lock" ] || die "${lock#"$ROOT_DIR/"} is missing: run \`make lock\`."
     mkdir -p "$VENV_DIR"
     # Several scripts may bootstrap the same checkout at once: install one at a time.
     exec 9>"$VENV_DIR/.install-lock"
@@ -90,12 +97,31 @@ venv_ensure() {
             command -v flock >/dev/null 2>&1 && flock 9
             pip_run install --quiet --upgrade pip || die "pip could not upgrade itself in $VENV_DIR."
         fi
-        say "Installing the project into $VENV_DIR ($spec): first run or pyproject.toml changed"
-        (cd "$ROOT_DIR" && pip_run install --quiet -e "$spec") \
-            || die "pip install -e '$spec' failed (see above)."
+        say "Installing ${lock#"$ROOT_DIR/"} and the project into $VENV_DIR: first run, or" \
+            "pyproject.toml or the lock changed"
+        # Every package at its locked version and hash; the project itself adds none.
+        pip_run install --quiet --require-hashes -r "$lock" \
+            || die "pip install -r ${lock#"$ROOT_DIR/"} failed (see above)."
+        (cd "$ROOT_DIR" && pip_run install --quiet --no-deps -e "$spec") \
+            || die "pip install --no-deps -e '$spec' failed (see above)."
         install_wanted "$extras" >"$VENV_DIR/.install-stamp"
     fi
     exec 9>&-
+}
+
+# Run the checks before the tests, each one even when an earlier one failed; return 1 when any
+# failed. The same for bin/test and `make lint`.
+lint_run() {
+    local status=0
+    say "ruff check"
+    "$VENV_DIR/bin/ruff" check . || status=1
+    say "ruff format --check"
+    "$VENV_DIR/bin/ruff" format --check . || status=1
+    say "mypy"
+    "$VENV_DIR/bin/mypy" . || status=1
+    say "lint-imports (the app layers in pyproject.toml)"
+    "$VENV_DIR/bin/lint-imports" --no-cache || status=1
+    return "$status"
 }
 
 # Return 0 when something accepts TCP connections on host:port.

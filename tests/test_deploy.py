@@ -176,12 +176,13 @@ def test_ci_run_executes_bin_test():
 
 
 def test_makefile_targets_call_the_scripts():
-    """make run / test / lint exist and call bin/run, bin/test and the linters."""
+    """make run / test / lint exist and call bin/run, bin/test and the linters bin/test runs."""
     makefile = (ROOT / "Makefile").read_text()
     targets = dict(re.findall(r"^([a-z]+):\n((?:\t.*\n?)+)", makefile, re.MULTILINE))
     assert "./bin/run" in targets["run"]
     assert "./bin/test" in targets["test"]
-    assert "ruff" in targets["lint"] and "mypy" in targets["lint"]
+    assert "lint_run" in targets["lint"]
+    assert re.search(r"^lint_run \|\| status=1$", (ROOT / "bin/test").read_text(), re.MULTILINE)
 
 
 def test_readme_commands_marked_ready_exist():
