@@ -1,33 +1,29 @@
 """This project end to end: real Celery workers on Redis, PostgreSQL status per message.
 
-Workers are started as `celery -A directo_mail worker` subprocesses (as tests/massmail does),
-count their database statements into files (bench.counting) and are sampled for memory from
-/proc. A job is created with `massmail_job_create`, as `massmail_invoices --ids` does, and is
-timed until the worker marks it finished.
+Workers are `celery -A directo_mail worker` subprocesses (directo_mail.testing.worker, as in
+tests/massmail), count their database statements into files (bench.counting) and are sampled
+for memory from /proc. A job is created with `massmail_job_create`, as `massmail_invoices --ids`
+does, and is timed until the worker marks it finished.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from django.db import connection
 
-from bench.counting import statements_total
+from bench.counting import ENV_DIRECTORY, statements_total
+from directo_mail.testing.worker import CeleryWorker
 from mailer.massmail import massmail_job_create
 from mailer.models import JobStatus, MassMailJob, OutgoingMail
 from users.models import UserCard
 
-BASE_DIR = Path(__file__).resolve().parent.parent
 _PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 
@@ -37,21 +33,6 @@ def _rss_kb(pid: int) -> int:
             return int(statm.read().split()[1]) * _PAGE_KB
     except (OSError, ValueError, IndexError):
         return 0
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(entry))
-    return found
 
 
 @dataclass
@@ -89,70 +70,26 @@ class MemorySampler:
             self._thread.join()
 
 
-class Workers:
-    """One `celery -A directo_mail worker` with a prefork pool, on the benchmark's database."""
-
-    def __init__(self, *, env: dict[str, str], log: Path, concurrency: int) -> None:
-        self.env = env
-        self.log = log
-        self.concurrency = concurrency
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "directo_mail",
-            "worker",
-            "-l",
-            "info",
-            "-P",
-            "prefork",
-            "-c",
-            str(self.concurrency),
-            "-n",
-            f"bench{os.getpid()}@%h",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ]
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(  # noqa: S603  (our own interpreter and module)
-                command,
-                cwd=BASE_DIR,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 60
-        while b" ready." not in self.log.read_bytes():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the worker did not start:\n{self.log_tail()}")
-            time.sleep(0.1)
-        while len(self.pool_pids()) < self.concurrency and time.monotonic() < deadline:
-            time.sleep(0.1)
-
-    def pool_pids(self) -> list[int]:
-        return _children(self.process.pid) if self.process is not None else []
-
-    def pids(self) -> list[int]:
-        return [self.process.pid, *self.pool_pids()] if self.process is not None else []
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(5)
-
-    def log_tail(self) -> str:
-        return self.log.read_text(errors="replace")[-3000:]
+def worker(
+    *,
+    name: str,
+    log: Path,
+    env: Mapping[str, str],
+    settings: Mapping[str, Any],
+    counter_dir: Path,
+    concurrency: int,
+) -> CeleryWorker:
+    """Return a worker (not started) on the benchmark's settings that counts its statements."""
+    return CeleryWorker(
+        name=name,
+        log=log,
+        broker_url=env["CELERY_BROKER_URL"],
+        database_url=env["DATABASE_URL"],
+        settings_module="bench.settings",
+        overrides=settings,
+        environment={**env, ENV_DIRECTORY: str(counter_dir)},
+        concurrency=concurrency,
+    )
 
 
 @dataclass(frozen=True)
@@ -177,7 +114,7 @@ def job_run(
     *,
     card: UserCard,
     invoice_ids: Sequence[int],
-    workers: Workers,
+    worker: CeleryWorker,
     counter_dir: Path,
     timeout: float = 300,
 ) -> JobRun:
@@ -193,9 +130,9 @@ def job_run(
         if row["status"] == JobStatus.FINISHED:
             break
         if row["status"] != JobStatus.RUNNING and row["status"] != JobStatus.QUEUED:
-            raise RuntimeError(f"job {job.pk} ended {row['status']}:\n{workers.log_tail()}")
+            raise RuntimeError(f"job {job.pk} ended {row['status']}:\n{worker.log_tail()}")
         if time.monotonic() > deadline:
-            raise RuntimeError(f"job {job.pk} still {row['status']}:\n{workers.log_tail()}")
+            raise RuntimeError(f"job {job.pk} still {row['status']}:\n{worker.log_tail()}")
         time.sleep(0.02)
     finished = row["finished_at"]
     elapsed = (finished.timestamp() if finished else time.time()) - started
@@ -232,16 +169,3 @@ def enqueue_time(*, card: UserCard) -> dict[str, Any]:
         cursor.execute(f"DELETE FROM {table} WHERE job_id = %s", [job.pk])  # noqa: S608
     MassMailJob.objects.filter(pk=job.pk).delete()
     return {"messages": rows, "seconds": elapsed}
-
-
-def worker_env(
-    *, base: dict[str, str], settings: dict[str, Any], counter_dir: Path
-) -> dict[str, str]:
-    """Return the environment of the benchmark's workers."""
-    return {
-        **base,
-        "DJANGO_SETTINGS_MODULE": "bench.settings",
-        "BENCH_SETTINGS": json.dumps(settings),
-        "BENCH_COUNT_STATEMENTS": str(counter_dir),
-        "PYTHONUNBUFFERED": "1",
-    }

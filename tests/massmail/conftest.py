@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,13 +10,13 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from directo_mail.testing.worker import CeleryWorker
 from mailer import limits
 from tests.conftest import TEST_KEYS, service_missing
 from tests.factories import SmtpCardFactory
 from tests.massmail.servers import limited_server_start
 from tests.smtp_servers import Server
 
-BASE_DIR = Path(__file__).resolve().parents[2]
 PASSWORD = "Mass-parool-7"
 PORT_TLS = {25: "no", 465: "ssl", 587: "starttls"}
 
@@ -115,6 +110,13 @@ def server_card(server: Server, **values: Any) -> Any:
     return SmtpCardFactory(**(defaults | values))
 
 
+def database_url_for_workers() -> str:
+    """The URL of the database this test process uses (the test database)."""
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
 class Workers:
     """Real `celery -A directo_mail worker` processes on the test database and Redis."""
 
@@ -122,88 +124,45 @@ class Workers:
         self.tmp_path = tmp_path
         self.redis_url = redis_url
         self.ca_bundle = ca_bundle
-        self.processes: list[subprocess.Popen[bytes]] = []
-        self.logs: list[Path] = []
-
-    def _env(self, overrides: dict[str, Any]) -> dict[str, str]:
-        db = connection.settings_dict
-        auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-        url = f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-        return {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.massmail.worker_settings",
-            "DATABASE_URL": url,
-            "CELERY_BROKER_URL": self.redis_url,
-            "FIELD_ENCRYPTION_KEYS": TEST_KEYS[0],
-            "MAILER_ALLOW_PRIVATE_HOSTS": "true",
-            "MAILER_CA_BUNDLE": self.ca_bundle,
-            "PLATFORM_RELAY_URL": "smtp://relay.platform.test:25",
-            "MASSMAIL_TEST_SETTINGS": json.dumps(overrides),
-            "PYTHONUNBUFFERED": "1",
-        }
+        self.started: list[CeleryWorker] = []
 
     def start(
         self, *, concurrency: int = 2, beat: bool = False, overrides: dict[str, Any]
-    ) -> subprocess.Popen[bytes]:
-        number = len(self.processes)
-        log = self.tmp_path / f"worker{number}.log"
-        command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "directo_mail",
-            "worker",
-            "-l",
-            "info",
-            "-P",
-            "prefork",
-            "-c",
-            str(concurrency),
-            "-n",
-            f"massmail{number}@%h",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ]
-        if beat:
-            command += ["-B", "-s", str(self.tmp_path / f"beat{number}")]
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                command,
-                cwd=BASE_DIR,
-                env=self._env(overrides),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: kill -9 takes the pool too
-            )
-        self.processes.append(process)
-        self.logs.append(log)
-        deadline = time.monotonic() + 30
-        while b" ready." not in log.read_bytes():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"the worker did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.1)
-        return process
+    ) -> CeleryWorker:
+        number = len(self.started)
+        worker = CeleryWorker(
+            name=f"massmail{number}@%h",
+            log=self.tmp_path / f"worker{number}.log",
+            broker_url=self.redis_url,
+            database_url=database_url_for_workers(),
+            settings_module="tests.massmail.worker_settings",
+            overrides=overrides,
+            environment={
+                **os.environ,
+                "FIELD_ENCRYPTION_KEYS": TEST_KEYS[0],
+                "MAILER_ALLOW_PRIVATE_HOSTS": "true",
+                "MAILER_CA_BUNDLE": self.ca_bundle,
+                "PLATFORM_RELAY_URL": "smtp://relay.platform.test:25",
+            },
+            concurrency=concurrency,
+            beat_schedule=self.tmp_path / f"beat{number}" if beat else None,
+            ready_timeout=30,
+        )
+        self.started.append(worker)
+        return worker.start()
 
-    def kill(self, process: subprocess.Popen[bytes]) -> None:
+    def kill(self, worker: CeleryWorker) -> None:
         """kill -9 the worker and its pool processes."""
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
+        worker.kill()
 
     def stop_all(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(5)
+        for worker in self.started:
+            worker.terminate()
+        for worker in self.started:
+            worker.join(10)
 
     def log_tail(self) -> str:
-        return "\n".join(log.read_text(errors="replace")[-2000:] for log in self.logs)
+        return "\n".join(worker.log_tail(2000) for worker in self.started)
 
 
 @pytest.fixture

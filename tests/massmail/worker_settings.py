@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
-
 from directo_mail.settings import *  # noqa: F403
+from directo_mail.testing.worker import settings_overrides
 
-globals().update(json.loads(os.environ.get("MASSMAIL_TEST_SETTINGS", "{}")))
+globals().update(settings_overrides())

@@ -1,0 +1,267 @@
+"""The benchmark's results: summaries of the measurements, the targets, the Markdown table."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.parameters import RATE, RATE_CONNECTIONS, RATE_TOLERANCE
+
+#: The issue's targets: the project's throughput at least this many times each variant's.
+TARGETS = {"django": 1.5, "post_office": 2.0, "naive": 5.0, "raw_two": 0.7}
+MAX_STATEMENTS_PER_MESSAGE = 3.0
+FLAT_MEMORY_KB = 5 * 1024  # growth allowed over the memory job
+_NAMES = {
+    "raw_one": "raw smtplib, 1 connection",
+    "raw_two": "raw smtplib, 2 connections (limit)",
+    "naive": "naive: connect+TLS+AUTH per message",
+    "django": "Django SMTP backend, send_messages",
+    "post_office": "django-post_office (defaults)",
+    "project": "this project (Celery, Redis, PostgreSQL)",
+}
+
+
+def _summary(values: Sequence[float]) -> dict[str, float]:
+    return {
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "spread_pct": 100 * (max(values) - min(values)) / statistics.median(values),
+    }
+
+
+def variant_summary(values: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return the medians of one variant's rounds, per message where it says so."""
+    count = values[0]["rate"] * values[0]["seconds"]
+    summary: dict[str, Any] = {
+        "rate": _summary([v["rate"] for v in values]),
+        "connections": statistics.median(v["connections"] for v in values),
+        "sink_cpu_ms_per_message": 1000
+        * statistics.median(v["sink_cpu_seconds"] for v in values)
+        / count,
+        "client_cpu_ms_per_message": 1000
+        * statistics.median(v["client_cpu_seconds"] for v in values)
+        / count,
+        "messages": round(count),
+    }
+    if "statements" in values[0]:
+        statements = statistics.median(v["statements"] for v in values)
+        summary["statements_per_message"] = statements / count
+        summary["worker_statements_per_message"] = (
+            statistics.median(v["worker_statements"] for v in values) / count
+        )
+    return summary
+
+
+def memory_summary(sampler: Any, rounds: Any, job: Any) -> dict[str, Any]:
+    """Return the pool's memory early and late in the job and every process's peak."""
+    series = sampler.series
+    start, end = series[0][0], series[-1][0]
+    span = max(end - start, 1e-9)
+    early = [kb for t, kb in series if start + 0.1 * span <= t <= start + 0.25 * span]
+    late = [kb for t, kb in series if t >= end - 0.15 * span]
+    early_kb = max(early or [series[0][1]])
+    late_kb = max(late or [series[-1][1]])
+    peak = {**rounds.peak_kb}
+    for pid, kb in sampler.peak_kb.items():
+        peak[pid] = max(peak.get(pid, 0), kb)
+    return {
+        "job_messages": job.sent,
+        "job_seconds": job.elapsed,
+        "pool_rss_early_kb": early_kb,
+        "pool_rss_late_kb": late_kb,
+        "growth_kb": late_kb - early_kb,
+        "growth_bytes_per_message": 1024 * (late_kb - early_kb) / max(job.sent, 1),
+        "peak_kb_per_process": max(peak.values()),
+        "peak_kb_all_processes": sum(peak.values()),
+        "flat": late_kb - early_kb <= FLAT_MEMORY_KB,
+    }
+
+
+def _max_in_window(stamps: Sequence[float], window: float) -> int:
+    best, start = 0, 0
+    for end, stamp in enumerate(stamps):
+        while stamp - stamps[start] >= window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def rate_summary(*, messages: int, job: Any, stats: dict[str, Any]) -> dict[str, Any]:
+    """Return what the sink saw of the rate-limited job, and whether the limits held."""
+    stamps = stats["stamps"]
+    # The limiter counts a message when it takes its allowance, the sink when the data has
+    # arrived: a few milliseconds later, and later still for the first message of a new
+    # connection. Windows shortened by that latency are what the limiter could control.
+    jitter = next(
+        (
+            ms / 1000
+            for ms in range(0, 1000, 5)
+            if _max_in_window(stamps, RATE[1] - ms / 1000) <= RATE[0]
+        ),
+        None,
+    )
+    span = stamps[-1] - stamps[0] if len(stamps) > 1 else 0.0
+    # After the first window's burst, a sliding window lets through `limit` per window.
+    sustained = (len(stamps) - RATE[0]) / span if span and len(stamps) > RATE[0] else None
+    limited = {
+        "messages": messages,
+        "sent": job.sent,
+        "delivered": stats["messages"],
+        "limit": f"{RATE[0]} per {RATE[1]:g} s, {RATE_CONNECTIONS} connections",
+        "max_in_any_window": _max_in_window(stamps, RATE[1]),
+        "max_in_any_window_less_latency": _max_in_window(stamps, RATE[1] - RATE_TOLERANCE),
+        "latency_tolerance_seconds": RATE_TOLERANCE,
+        "sustained_rate": sustained,
+        "jitter_to_hold_window_seconds": jitter,
+        "configured_rate": RATE[0] / RATE[1],
+        "rejected_432": stats["rejected_432"],
+        "peak_sessions_per_user": stats["peak_sessions_per_user"],
+        "connections": stats["connections"],
+        "seconds": job.elapsed,
+    }
+    limited["held"] = (
+        sustained is not None
+        and sustained <= limited["configured_rate"] * (1 + RATE_TOLERANCE)
+        and stats["rejected_432"] == 0
+        and stats["peak_sessions_per_user"] <= RATE_CONNECTIONS
+        and stats["messages"] == messages
+    )
+    return limited
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return each of the issue's targets with the measured value and whether it was met."""
+    rates = {key: value["rate"]["median"] for key, value in results["variants"].items()}
+    mine = rates["project/invoice"]
+    rows = []
+    for name, factor in TARGETS.items():
+        ratio = mine / rates[f"{name}/invoice"]
+        rows.append(
+            {"target": f"project >= {factor:g}x {name}", "value": ratio, "met": ratio >= factor}
+        )
+    statements = results["variants"]["project/invoice"]["statements_per_message"]
+    rows.append(
+        {
+            "target": f"<= {MAX_STATEMENTS_PER_MESSAGE:g} DB statements per message",
+            "value": statements,
+            "met": statements <= MAX_STATEMENTS_PER_MESSAGE,
+        }
+    )
+    memory = results["memory"]
+    rows.append(
+        {
+            "target": f"flat worker memory ({memory['job_messages']}-message job)",
+            "value": memory["growth_kb"] / 1024,
+            "met": memory["flat"],
+        }
+    )
+    limited = results["rate_limited"]
+    rows.append(
+        {
+            "target": "rate-limited: configured rate and 3 sessions held, zero 4.3.2",
+            "value": limited["rejected_432"],
+            "met": limited["held"],
+        }
+    )
+    return rows
+
+
+def machine() -> str:
+    """Return the machine in one line: cores, CPU, memory, system, Python."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{os.cpu_count()} cores, {cpu}, {memory_gb:.0f} GB RAM, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
+    )
+
+
+def _number(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def table(results: dict[str, Any]) -> str:
+    """Return the results as a Markdown table, the targets and the other measurements."""
+    lines = [
+        f"Mass-mailing benchmark, {results['date']}, {results['machine']}",
+        f"`{results['command']}`: {results['n']} messages per variant and round, "
+        f"median of {results['rounds']} interleaved rounds; invoice messages "
+        f"{results['message_bytes']['invoice'] / 1024:.0f} KB, small control messages "
+        f'{results["message_bytes"]["small"] / 1024:.1f} KB. "project is": the project\'s '
+        "messages per second over the variant's; sink CPU: the sink's own process; client CPU: "
+        "the benchmark process and the worker pool; DB statements: every statement of the "
+        "workers and of the job's creation, per message.",
+        "",
+        *_variant_rows(results["variants"]),
+        "",
+        *_measurement_lines(results),
+        "",
+        *_target_rows(results["targets"]),
+    ]
+    return "\n".join(lines)
+
+
+def _variant_rows(variants: dict[str, Any]) -> list[str]:
+    lines = [
+        "| variant | messages | msg/s (median) | spread (min-max) | project is | DB stmts/msg "
+        "| SMTP connections | sink CPU ms/msg | client CPU ms/msg |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key, value in variants.items():
+        name, kind = key.split("/")
+        rate = value["rate"]
+        mine = variants[f"project/{kind}"]["rate"]["median"]
+        ratio = "—" if name == "project" else f"{mine / rate['median']:.2f}x"
+        statements = value.get("statements_per_message")
+        lines.append(
+            f"| {_NAMES[name]} | {kind} | {rate['median']:.0f} | "
+            f"{rate['min']:.0f}-{rate['max']:.0f} (±{rate['spread_pct'] / 2:.0f}%) | {ratio} | "
+            f"{'—' if statements is None else f'{statements:.2f}'} | "
+            f"{value['connections']:.0f} | {value['sink_cpu_ms_per_message']:.2f} | "
+            f"{value['client_cpu_ms_per_message']:.2f} |"
+        )
+    return lines
+
+
+def _measurement_lines(results: dict[str, Any]) -> list[str]:
+    memory, enqueue, limited = results["memory"], results["enqueue"], results["rate_limited"]
+    build = results["project_build_rate_one_process"]
+    return [
+        f"- Enqueue: `massmail_job_create` over {enqueue['messages']:,} invoices took "
+        f"{enqueue['seconds']:.2f} s.",
+        f"- Worker memory: peak RSS {memory['peak_kb_per_process'] / 1024:.0f} MB per process "
+        f"({memory['peak_kb_all_processes'] / 1024:.0f} MB for the worker and its pool); over a "
+        f"{memory['job_messages']:,}-message job the pool went from "
+        f"{memory['pool_rss_early_kb'] / 1024:.1f} MB to {memory['pool_rss_late_kb'] / 1024:.1f} MB"
+        f" ({memory['growth_bytes_per_message']:.0f} bytes per message).",
+        f"- Building the messages alone (invoice_email_build + message_envelope, one process): "
+        f"{build['invoice']:.0f}/s for invoices, {build['small']:.0f}/s for small messages.",
+        f"- Rate-limited ({limited['limit']}): {limited['delivered']} of {limited['messages']} "
+        f"delivered in {limited['seconds']:.1f} s; after the first window "
+        f"{_number(limited['sustained_rate'])}/s (configured {limited['configured_rate']:g}/s); "
+        f"at the sink at most {limited['max_in_any_window']} in any {RATE[1]:g} s window "
+        f"({_number(limited['jitter_to_hold_window_seconds'], 3)} s of delivery jitter against "
+        f"the limiter's count); at most {limited['peak_sessions_per_user']} concurrent sessions;"
+        f" {limited['rejected_432']} answers 4.3.2.",
+    ]
+
+
+def _target_rows(rows: list[dict[str, Any]]) -> list[str]:
+    lines = ["| target | value | |", "|---|---:|---|"]
+    for row in rows:
+        value = row["value"]
+        shown = f"{value:.2f}" if isinstance(value, float) else str(value)
+        lines.append(f"| {row['target']} | {shown} | {'met' if row['met'] else 'MISSED'} |")
+    return lines
