@@ -76,9 +76,26 @@ def mail_transport_get(*, config: SenderConfig, timeout: float | None = None) ->
     connect_address = None
     if not config.uses_platform_relay:
         connect_address = mail_host_resolve(host=config.host, port=config.port)
-    return SmtpTransport.from_config(
-        config,
-        xoauth2_token=_xoauth2_token_provider(config),
+    return _transport_build(
+        config, port=config.port, connect_address=connect_address, timeout=timeout
+    )
+
+
+def _transport_build(
+    config: SenderConfig, *, port: int, connect_address: str | None, timeout: float | None
+) -> SmtpTransport:
+    """Return the transport for ready settings: a password, or Microsoft 365's XOAUTH2 token."""
+    oauth = config.mode == MailSender.M365_OAUTH
+    xoauth2_token = _xoauth2_token_provider(config)
+    if oauth and xoauth2_token is None:
+        raise ValueError("Microsoft 365 OAUTH settings need an xoauth2_token provider")
+    return SmtpTransport(
+        host=config.host,
+        port=port,
+        ssl_tls=config.ssl_tls,
+        username=config.username,
+        password="" if oauth else config.password,
+        xoauth2_token=xoauth2_token,
         connect_address=connect_address,
         timeout=timeout,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import base64
 import pickle
 import socket
@@ -12,20 +13,19 @@ from pathlib import Path
 import pytest
 import trustme
 
-from mailer.config import CardSettings, sender_config_resolve
+import mailer.transport
 from mailer.exceptions import (
     MailAuthError,
     MailConnectionError,
     MailDeliveryError,
-    MailSettingsError,
     MailTlsError,
     OutcomeUnknownError,
     RecipientRefusedError,
     XOAuth2Error,
 )
-from mailer.platform import Platform
 from mailer.transport import SmtpTransport, ssl_context_create
 from tests.smtp_servers import DROP, VALID_TOKEN, XOAUTH2_SCOPE, Server
+from users.secrets import Secret
 
 USER, PASSWORD = "kivi@acme.test", "Sälajane-parool-42"
 SENDER, RECIPIENT = "kivi@acme.test", "customer@example.test"
@@ -359,36 +359,6 @@ def test_transport_refuses_line_breaks_in_addresses(smtp_server):
     assert error.cause == "address_invalid" and server.sink.connections == 0
 
 
-def test_transport_from_config_refuses_incomplete_settings(smtp_settings):
-    """Settings the resolver marked not ready raise settings_incomplete naming what is missing."""
-    platform = Platform(relay_host="relay.test", relay_port=25, relay_ssl_tls="no")
-    user = CardSettings(code="KIVI", email="kivi@acme.test", mail_sender="smtp")
-    config = sender_config_resolve(user=user, global_card=None, platform=platform)
-    with pytest.raises(MailSettingsError) as info:
-        SmtpTransport.from_config(config)
-    assert info.value.cause == "settings_incomplete" and "mail_server" in info.value.user_message
-
-
-def test_transport_from_config_delivers_with_resolved_settings(smtp_server):
-    """A ready SenderConfig becomes a transport with its host, port, TLS mode and credentials."""
-    server = smtp_server(tls="ssl", users={USER: PASSWORD})
-    platform = Platform(relay_host="relay.test", relay_port=25, relay_ssl_tls="no")
-    user = CardSettings(
-        code="KIVI",
-        email=SENDER,
-        mail_sender="smtp",
-        mail_server=f"{server.name}:465",
-        ssl_tls="ssl",
-        smtp_username=USER,
-        smtp_password=PASSWORD,
-    )
-    config = sender_config_resolve(user=user, global_card=None, platform=platform)
-    with SmtpTransport.from_config(config, connect_address=server.address) as transport:
-        transport.send(config.envelope_from, [RECIPIENT], MESSAGE)
-    assert PASSWORD not in repr(transport)
-    assert [(d.login, d.tls) for d in server.sink.deliveries] == [(USER, True)]
-
-
 def test_transport_ssl_context_verifies_with_ca_bundle(smtp_settings, ca):
     """The context verifies names and certificates and trusts MAILER_CA_BUNDLE's CA."""
     context = ssl_context_create()
@@ -414,7 +384,7 @@ def test_transport_sets_tcp_nodelay(smtp_server):
     server = smtp_server(tls="starttls")
     with transport_for(server, "starttls") as transport:
         transport.send(SENDER, [RECIPIENT], MESSAGE)
-        sock = transport._conn.sock
+        sock = transport._connection.smtp.sock
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
     assert len(server.sink.deliveries) == 1
 
@@ -428,3 +398,28 @@ def test_ssl_context_create_reuses_context_per_bundle(settings, ca_bundle, tmp_p
     other.write_bytes(Path(ca_bundle).read_bytes())
     settings.MAILER_CA_BUNDLE = str(other)
     assert ssl_context_create() is not first
+
+
+def test_transport_package_imports_neither_users_nor_the_resolver():
+    """The SMTP layer knows no card and no resolver: services build it from resolved settings."""
+    package = Path(mailer.transport.__file__).parent
+    imported = set()
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+    forbidden = {name for name in imported if name.split(".")[0] == "users"}
+    forbidden |= {name for name in imported if name.startswith("mailer.config")}
+    assert imported and not forbidden
+
+
+def test_transport_accepts_a_secret_password_and_hides_it(smtp_server):
+    """A Secret password logs in with its plaintext, never shown in the repr or transcript."""
+    server = smtp_server(tls="no", users={USER: PASSWORD})
+    with transport_for(server, "no", username=USER, password=Secret(PASSWORD)) as transport:
+        transport.send(SENDER, [RECIPIENT], MESSAGE)
+        shown = repr(transport) + repr(transport.transcript) + repr(vars(transport))
+    assert PASSWORD not in shown
+    assert [d.login for d in server.sink.deliveries] == [USER]

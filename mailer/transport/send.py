@@ -1,0 +1,194 @@
+"""Sending one message over an open connection: MAIL, RCPT, DATA and per-recipient results."""
+
+from __future__ import annotations
+
+import re
+import smtplib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mailer.exceptions import InvalidAddressError, MailDeliveryError, OutcomeUnknownError, Step
+from mailer.transport.connection import (
+    Connection,
+    ConnectionLostError,
+    Endpoint,
+    os_error,
+    reply_text,
+)
+
+_CRLF = b"\r\n"
+_EOLS = re.compile(rb"\r\n|\n|\r")
+_LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
+_UNSAFE_ADDRESS = re.compile(r"[\r\n\x00<>\s]")
+
+
+def data_payload(message: bytes) -> bytes:
+    """Return the DATA payload: CRLF line ends, leading dots doubled, the final "." line."""
+    payload = _LEADING_DOT.sub(b"..", _EOLS.sub(_CRLF, message))
+    if not payload.endswith(_CRLF):
+        payload += _CRLF
+    return payload + b"." + _CRLF
+
+
+@dataclass(frozen=True)
+class RecipientResult:
+    """The server's answer to one RCPT TO."""
+
+    recipient: str
+    accepted: bool
+    code: int
+    reply: str
+    error: MailDeliveryError | None = None
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """The outcome of one message: per recipient, the final DATA answer, and a reconnect."""
+
+    recipients: tuple[RecipientResult, ...]
+    code: int
+    reply: str
+    reconnected: bool = False
+
+    @property
+    def accepted(self) -> tuple[str, ...]:
+        return tuple(r.recipient for r in self.recipients if r.accepted)
+
+    @property
+    def refused(self) -> dict[str, MailDeliveryError]:
+        return {r.recipient: r.error for r in self.recipients if r.error is not None}
+
+
+class RetryableError(Exception):
+    """The message was certainly not accepted and may go again on a new connection (internal)."""
+
+    def __init__(self, error: MailDeliveryError) -> None:
+        super().__init__(error.cause)
+        self.error = error
+
+
+def address_check(
+    endpoint: Endpoint, address: str, step: str, *, allow_empty: bool = False
+) -> None:
+    """Refuse an envelope address that could smuggle a command (CR, LF, NUL, brackets, space)."""
+    if (not address and not allow_empty) or _UNSAFE_ADDRESS.search(address):
+        raise InvalidAddressError(
+            "address_invalid",
+            step=step,
+            host=endpoint.host,
+            port=endpoint.port,
+            recipient=address if step == Step.RCPT else None,
+            detail=_UNSAFE_ADDRESS.sub("?", address),
+        )
+
+
+def mail_options(
+    connection: Connection, envelope_from: str, recipients: tuple[str, ...], payload: bytes
+) -> str:
+    """Return the MAIL FROM parameters (8BITMIME, SMTPUTF8) and set the command encoding."""
+    smtp = connection.smtp
+    options = ""
+    if not payload.isascii() and smtp.has_extn("8bitmime"):
+        options += " BODY=8BITMIME"
+    smtp.command_encoding = "ascii"
+    for address in (envelope_from, *recipients):
+        if address.isascii():
+            continue
+        if not smtp.has_extn("smtputf8"):
+            raise InvalidAddressError(
+                "smtputf8_not_supported",
+                step=Step.RCPT if address in recipients else Step.MAIL,
+                host=connection.endpoint.host,
+                port=connection.endpoint.port,
+                recipient=address if address in recipients else None,
+                detail=address,
+            )
+        smtp.command_encoding = "utf-8"
+        return options + " SMTPUTF8"
+    return options
+
+
+def transaction(
+    connection: Connection,
+    envelope_from: str,
+    recipients: tuple[str, ...],
+    payload: bytes,
+    before_data: Callable[[], None] | None = None,
+) -> SendResult:
+    """Run MAIL, RCPT and DATA for one message; raise RetryableError when it may go again."""
+    endpoint = connection.endpoint
+    options = mail_options(connection, envelope_from, recipients, payload)
+    code, text = _txn_command(connection, Step.MAIL, "MAIL", f"FROM:<{envelope_from}>{options}")
+    if code != 250:
+        _reset(connection)
+        raise endpoint.reply_error(Step.MAIL, code, text, sender=envelope_from)
+    results = []
+    for recipient in recipients:
+        code, text = _txn_command(connection, Step.RCPT, "RCPT", f"TO:<{recipient}>")
+        accepted = code in (250, 251)
+        error = (
+            None if accepted else endpoint.reply_error(Step.RCPT, code, text, recipient=recipient)
+        )
+        results.append(RecipientResult(recipient, accepted, code, text, error))
+    if not any(r.accepted for r in results):
+        _reset(connection)
+        first = results[0].error
+        assert first is not None
+        raise first
+    code, text = _txn_command(connection, Step.DATA, "DATA")
+    if code != 354:
+        _reset(connection)
+        raise endpoint.reply_error(Step.DATA, code, text)
+    if before_data is not None:
+        try:
+            before_data()
+        except BaseException:
+            # After 354 only the data may follow: the session cannot be reset, only dropped.
+            connection.drop()
+            raise
+    try:
+        connection.smtp.send(payload)
+    except smtplib.SMTPServerDisconnected as exc:
+        # sendall() failed, so the final "." line never left: the server cannot have
+        # accepted the message, and sending it again is safe.
+        raise RetryableError(endpoint.network_error(os_error(exc), Step.DATA)) from None
+    try:
+        code, reply = connection.smtp.getreply()
+    except smtplib.SMTPServerDisconnected as exc:
+        connection.drop()
+        reason = os_error(exc)
+        raise OutcomeUnknownError(
+            "outcome_unknown",
+            step=Step.DATA,
+            host=endpoint.host,
+            port=endpoint.port,
+            recipient=recipients[0] if len(recipients) == 1 else None,
+            detail=reason.strerror or str(reason) or type(reason).__name__,
+        ) from None
+    text = connection.transcript.redact(reply_text(reply))
+    if code == 421:
+        raise RetryableError(endpoint.reply_error(Step.DATA, code, text))
+    if code != 250:
+        raise endpoint.reply_error(Step.DATA, code, text)
+    return SendResult(tuple(results), code, text)
+
+
+def _txn_command(connection: Connection, step: str, cmd: str, args: str = "") -> tuple[int, str]:
+    """Run a command before the message data; a 421 or a lost connection may be retried."""
+    try:
+        code, text = connection.command(step, cmd, args)
+    except ConnectionLostError as lost:
+        raise RetryableError(connection.endpoint.network_error(lost.error, step)) from None
+    if code == 421:
+        raise RetryableError(connection.endpoint.reply_error(step, code, text))
+    return code, text
+
+
+def _reset(connection: Connection) -> None:
+    """Abort the transaction so the connection serves the next message, or drop it."""
+    try:
+        code, _ = connection.command(Step.RSET, "RSET")
+    except ConnectionLostError:
+        code = 0
+    if code != 250:
+        connection.drop()
