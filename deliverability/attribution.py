@@ -15,7 +15,8 @@ from django.db.models import Q
 
 from deliverability.models import Attribution
 from deliverability.verp import verp_address_parse
-from mailer.models import EventKind, MailEvent, MailStatus, OutgoingMail
+from events.models import EventKind, MailEvent
+from mailer.models import MailStatus, OutgoingMail
 from users.models import UserCard
 
 #: Only these envelope recipients and reported recipients are looked at.

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from django.db import models
 
-from mailer.models import MailEvent
+from events.models import MailEvent
 from users.models import UserCard
 
 #: At most this many bytes of a received message are stored; the size field keeps the real size.

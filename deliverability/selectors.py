@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from mailer.models import MailEvent, OutgoingMail
+from events.models import MailEvent
+from mailer.models import OutgoingMail
 from users.models import UserCard
 
 

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from email.parser import BytesHeaderParser
 from email.policy import compat32
+from typing import Any
 
 from django.db import transaction
 
@@ -22,7 +23,8 @@ from deliverability.dsn import (
 )
 from deliverability.models import RAW_STORE_LIMIT, InboundKind, InboundMessage
 from deliverability.retention import inbound_unattributed_trim
-from mailer.models import EventKind, MailEvent
+from events.models import EventKind, MailEvent
+from events.services import event_record
 from users.models import UserCard
 
 logger = logging.getLogger(__name__)
@@ -73,14 +75,9 @@ def bounce_cause(status: str, diagnostic: str) -> str:
     return "bounced"
 
 
-def _event(*, card: UserCard, kind: str, cause: str, message: str, **fields: object) -> MailEvent:
-    return MailEvent.objects.create(
-        card=card,
-        user_code=card.code,
-        kind=kind,
-        cause=cause[:64],
-        message=text_clean(message, 4000),
-        **fields,
+def _event(*, card: UserCard, kind: str, cause: str, message: str, **fields: Any) -> MailEvent:
+    return event_record(
+        card=card, kind=kind, cause=cause, message=text_clean(message, 4000), **fields
     )
 
 

@@ -19,7 +19,7 @@ from deliverability.selectors import (
     event_filter_choices,
     event_list_filtered,
 )
-from mailer.models import EventKind
+from events.models import EventKind
 from users.models import UserCard
 
 EVENTS_PER_PAGE = 100
@@ -92,7 +92,7 @@ def events_own(request: HttpRequest) -> HttpResponse:
     return render(request, "deliverability/events.html", {"card": card, "events": events})
 
 
-@permission_needed("mailer.view_mailevent")
+@permission_needed("events.view_mailevent")
 @require_safe
 def events_all(request: HttpRequest) -> HttpResponse:
     """Show every event, filtered by user, cause, kind and mass-mail job (administrators)."""

@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "axes",
     "directo_mail",
     "users",
+    "events",
     "mailer",
     "oauth365",
     "invoices",

@@ -1,4 +1,4 @@
-"""Admin pages of the event log, mass-mail jobs and their outgoing mail."""
+"""Admin pages of mass-mail jobs and their outgoing mail."""
 
 from __future__ import annotations
 
@@ -17,34 +17,7 @@ from mailer.massmail import (
     massmail_job_resume,
 )
 from mailer.massmail.jobs import jobs_with_counts
-from mailer.models import MailEvent, MassMailJob, OutgoingMail
-
-
-@admin.register(MailEvent)
-class MailEventAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "user_code", "kind", "cause", "recipient", "message")
-    list_filter = ("kind", "cause", "user_code")
-    search_fields = ("user_code", "recipient", "message_id", "message")
-    date_hierarchy = "created_at"
-    readonly_fields = (
-        "created_at",
-        "card",
-        "user_code",
-        "kind",
-        "cause",
-        "message",
-        "recipient",
-        "message_id",
-        "smtp_code",
-        "smtp_reply",
-        "step",
-    )
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+from mailer.models import MassMailJob, OutgoingMail
 
 
 class OutgoingMailInline(admin.TabularInline):

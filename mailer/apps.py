@@ -8,4 +8,6 @@ class MailerConfig(AppConfig):
     verbose_name = "Mail sending"
 
     def ready(self) -> None:
-        from mailer import checks  # noqa: F401  (registers the start-up check)
+        # Registers the start-up checks and connects the signal receivers.
+        from mailer import checks  # noqa: F401
+        from mailer.massmail import receivers  # noqa: F401

@@ -1,12 +1,11 @@
-"""Recording and listing mail events (SPEC.md "Events")."""
+"""A failed send as an event on the card (SPEC.md "Events")."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.db.models import QuerySet
-
-from mailer.models import EventKind, MailEvent
+from events.models import EventKind, MailEvent
+from events.services import event_record
 
 if TYPE_CHECKING:
     from mailer.services import SendError
@@ -22,9 +21,8 @@ def mail_event_record_failure(
 ) -> MailEvent:
     """Record a failed (or ambiguous) send on the card; the error carries no secret."""
     kind = EventKind.SEND_UNKNOWN if error.cause == "outcome_unknown" else EventKind.SEND_FAILED
-    return MailEvent.objects.create(
+    return event_record(
         card=card,
-        user_code=card.code,
         kind=kind,
         cause=error.cause,
         message=error.user_message,
@@ -34,11 +32,3 @@ def mail_event_record_failure(
         smtp_reply=getattr(error, "smtp_reply", "") or "",
         step=str(getattr(error, "step", "") or ""),
     )
-
-
-def mail_event_list(*, user_code: str | None = None) -> QuerySet[MailEvent]:
-    """Return events newest first, optionally of one user (code compared case-insensitively)."""
-    events = MailEvent.objects.all()
-    if user_code:
-        events = events.filter(user_code__iexact=user_code)
-    return events

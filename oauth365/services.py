@@ -14,7 +14,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from mailer.models import EventKind, MailEvent
+from events.models import EventKind
+from events.selectors import event_recorded_since
+from events.services import event_record
 from oauth365.client import SCOPES, msal_app_build, msal_call, msal_error
 from oauth365.exceptions import (
     M365AuthError,
@@ -24,6 +26,7 @@ from oauth365.exceptions import (
 )
 from oauth365.flows import CompletedFlow, m365_flow_pop, m365_flow_redeem
 from oauth365.models import M365Connection, M365Status
+from oauth365.signals import m365_consent_lost
 from users.models import UserCard
 
 if TYPE_CHECKING:
@@ -196,15 +199,11 @@ def m365_consent_lapse_warn(*, now: datetime) -> int:
         last = connection.token_refreshed_at or connection.authenticated_at
         if last is None or last >= deadline:
             continue
-        already = MailEvent.objects.filter(
-            card=connection.card, cause=CONSENT_EXPIRING_CAUSE, created_at__gte=last
-        ).exists()
-        if already:
+        if event_recorded_since(card=connection.card, cause=CONSENT_EXPIRING_CAUSE, since=last):
             continue
         lapses = (last + REFRESH_TOKEN_IDLE_LIFETIME).date().isoformat()
-        MailEvent.objects.create(
+        event_record(
             card=connection.card,
-            user_code=connection.card.code,
             kind=EventKind.REAUTH_NEEDED,
             cause=CONSENT_EXPIRING_CAUSE,
             message=(
@@ -277,19 +276,13 @@ def _silent(
 
 
 def _on_reauth_needed(card: UserCard, error: ReauthenticationRequiredError) -> None:
-    """React once to a card whose consent expired or was revoked: record the event.
+    """React once to a card whose consent expired or was revoked: record it and announce it.
 
     Called inside the transaction that switched the card to "reauth_needed", so it runs once
-    per lapse. The user's running mass-mail jobs (and those sending with this card's token)
-    are paused with the reason; the user resumes them after authenticating again.
+    per lapse. Mass mailing hears `m365_consent_lost` and pauses the user's running jobs (and
+    those sending with this card's token); the user resumes them after authenticating again.
     """
-    MailEvent.objects.create(
-        card=card,
-        user_code=card.code,
-        kind=EventKind.REAUTH_NEEDED,
-        cause=error.cause,
-        message=error.user_message,
+    event_record(
+        card=card, kind=EventKind.REAUTH_NEEDED, cause=error.cause, message=error.user_message
     )
-    from mailer.massmail import massmail_jobs_pause_for_card
-
-    massmail_jobs_pause_for_card(card=card, reason=error.user_message)
+    m365_consent_lost.send(sender=M365Connection, card=card, reason=error.user_message)

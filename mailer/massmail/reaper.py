@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from mailer.models import EventKind, MailEvent, MailStatus, OutgoingMail
+from events.models import EventKind
+from events.services import EventDraft, events_record
+from mailer.models import MailStatus, OutgoingMail
 
 UNKNOWN_CAUSE = "outcome_unknown"
 UNKNOWN_MESSAGE = (
@@ -45,10 +47,9 @@ def massmail_reap() -> ReapResult:
                 user_message=UNKNOWN_MESSAGE,
                 lease_until=None,
             )
-            MailEvent.objects.bulk_create(
-                MailEvent(
+            events_record(
+                EventDraft(
                     card=row.job.owner,
-                    user_code=row.job.owner.code,
                     kind=EventKind.SEND_UNKNOWN,
                     cause=UNKNOWN_CAUSE,
                     message=UNKNOWN_MESSAGE,

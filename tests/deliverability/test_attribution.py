@@ -12,7 +12,8 @@ from django.core.management import call_command
 
 from deliverability.models import Attribution, InboundMessage
 from deliverability.verp import verp_address_make, verp_address_parse
-from mailer.models import EventKind, MailEvent, MassMailJob, OutgoingMail
+from events.models import EventKind, MailEvent
+from mailer.models import MassMailJob, OutgoingMail
 from tests.deliverability import bounces
 from tests.factories import UserCardFactory, system_settings_set
 from tests.invoices import InvoiceFactory

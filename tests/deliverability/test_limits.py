@@ -22,7 +22,7 @@ from deliverability.models import Attribution, InboundKind, InboundMessage
 from deliverability.receiver import EventMailboxController
 from deliverability.tasks import PURGE_TASK, inbound_mail_purge
 from deliverability.verp import verp_address_make
-from mailer.models import EventKind, MailEvent
+from events.models import EventKind, MailEvent
 from tests.deliverability import bounces
 from tests.factories import UserCardFactory
 from tests.smtp_servers import loopback_address

@@ -13,8 +13,9 @@ from deliverability import receiver
 from deliverability.models import Attribution, InboundKind, InboundMessage
 from deliverability.receiver import MESSAGE_SIZE_LIMIT
 from deliverability.verp import verp_address_make
+from events.models import EventKind, MailEvent
 from mailer.messages import message_build, message_envelope
-from mailer.models import EventKind, MailEvent, MassMailJob, OutgoingMail
+from mailer.models import MassMailJob, OutgoingMail
 from mailer.services import sender_config_get
 from tests.deliverability import bounces
 from tests.factories import UserCardFactory, system_settings_set

@@ -7,7 +7,7 @@ from django.apps import apps
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from mailer.models import EventKind, MailEvent
+from events.models import EventKind, MailEvent
 from tests.factories import UserCardFactory
 from users.forms import CARD_FIELDS
 from users.models import MailSender

@@ -8,7 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from mailer.models import EventKind, MailEvent
+from events.models import EventKind, MailEvent
 from tests.factories import UserCardFactory
 
 pytestmark = pytest.mark.django_db

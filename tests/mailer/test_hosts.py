@@ -12,9 +12,9 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from events.models import MailEvent
 from mailer.exceptions import MailConnectionError
 from mailer.hosts import mail_host_resolve
-from mailer.models import MailEvent
 from tests.factories import SmtpCardFactory
 
 REFUSED = [

@@ -11,8 +11,8 @@ import pytest
 from django.core.mail import EmailMessage, send_mail
 from django.core.management import CommandError, call_command
 
+from events.models import MailEvent
 from mailer.exceptions import MailDeliveryError
-from mailer.models import MailEvent
 from tests.factories import SmtpCardFactory, UserCardFactory, system_settings_set
 
 pytestmark = pytest.mark.django_db

@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from events.models import EventKind, MailEvent
 from invoices.services import invoice_demo_create
 from mailer.massmail import (
     Outcome,
@@ -20,7 +21,7 @@ from mailer.massmail import (
     massmail_job_create,
     massmail_reap,
 )
-from mailer.models import EventKind, JobStatus, MailEvent, MailStatus, MassMailJob, OutgoingMail
+from mailer.models import JobStatus, MailStatus, MassMailJob, OutgoingMail
 from tests.massmail.conftest import PASSWORD, server_card
 
 pytestmark = pytest.mark.django_db

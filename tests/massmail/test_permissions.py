@@ -8,9 +8,10 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
+from events.models import EventKind, MailEvent
 from invoices.services import invoice_demo_create
 from mailer.massmail import massmail_job_create
-from mailer.models import EventKind, JobStatus, MailEvent, MassMailJob
+from mailer.models import JobStatus, MassMailJob
 from oauth365.models import M365Connection
 from tests.factories import UserCardFactory, UserFactory
 from tests.massmail.conftest import server_card

@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.utils import timezone
 
-from mailer.models import EventKind, MailEvent
+from events.models import EventKind, MailEvent
 from oauth365.models import M365Connection, M365Status
 from oauth365.tasks import KEEP_FRESH_TASK, m365_tokens_keep_fresh
 

@@ -8,7 +8,7 @@ import threading
 import pytest
 from django.db import close_old_connections
 
-from mailer.models import EventKind, MailEvent
+from events.models import EventKind, MailEvent
 from oauth365.exceptions import (
     IdentityProviderUnavailableError,
     NotAuthenticatedError,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from mailer.models import EventKind, MailEvent
+from events.models import EventKind, MailEvent
 from oauth365.models import M365Connection, M365Status
 from tests.factories import UserCardFactory, system_settings_set
 

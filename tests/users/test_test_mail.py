@@ -11,7 +11,7 @@ from django.contrib.auth.models import Permission
 from django.core.cache import cache
 from django.urls import reverse
 
-from mailer.models import MailEvent
+from events.models import MailEvent
 from portal.views import FRAGMENT_HEADER
 from tests.factories import SmtpCardFactory, UserCardFactory
 from users.models import UserCard

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from mailer.events import mail_event_list
+from events.selectors import event_list
 from users.models import UserCard
 
 
@@ -21,7 +21,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         code = options["user"]
-        events = list(mail_event_list(user_code=code)[: options["limit"]])
+        events = list(event_list(user_code=code)[: options["limit"]])
         if code and not events and not UserCard.objects.filter(code__iexact=code).exists():
             raise CommandError(f"No user card has the code “{code}” and no event names it.")
         if options["json"]:

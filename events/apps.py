@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class EventsConfig(AppConfig):
+    """The event log: send failures, bounces and re-authentication, on each user's card."""
+
+    name = "events"
+    verbose_name = "Mail events"

@@ -1,0 +1,61 @@
+"""What happened to mail: the event log (send failures, bounces, re-authentication)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.db import models
+
+from users.models import UserCard
+
+
+class EventKind(models.TextChoices):
+    SEND_FAILED = "send_failed", "Send failed"
+    SEND_UNKNOWN = "send_unknown", "Outcome unknown"
+    BOUNCE = "bounce", "Bounce"
+    REAUTH_NEEDED = "reauth_needed", "Re-authentication needed"
+    INBOUND = "inbound", "Other mail to the event mailbox"
+
+
+class MailEvent(models.Model):
+    """One event on a user's card: time, user, message, recipient and cause; never a secret."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    card = models.ForeignKey(
+        UserCard, on_delete=models.SET_NULL, null=True, blank=True, related_name="mail_events"
+    )
+    # The code is kept as text too, so the log outlives a deleted card.
+    user_code = models.CharField(max_length=30, db_index=True)
+    kind = models.CharField(max_length=20, choices=EventKind.choices)
+    cause = models.CharField(max_length=64, blank=True, db_index=True)
+    message = models.TextField(blank=True)
+    recipient = models.CharField(max_length=320, blank=True)
+    message_id = models.CharField(max_length=998, blank=True)
+    smtp_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    smtp_reply = models.TextField(blank=True)
+    step = models.CharField(max_length=16, blank=True)
+
+    class Meta:
+        # The table kept its name when the model moved here from `mailer`.
+        db_table = "mailer_mailevent"
+        ordering: ClassVar = ["-created_at", "-id"]
+        indexes: ClassVar = [
+            models.Index(fields=["user_code", "-created_at"], name="mailer_mail_user_co_4533ee_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.user_code} {self.kind} {self.cause}"
+
+    def as_dict(self) -> dict[str, object]:
+        """Return the event as the `mail_events --json` document describes it."""
+        return {
+            "time": self.created_at.isoformat(),
+            "user": self.user_code,
+            "kind": self.kind,
+            "cause": self.cause,
+            "message": self.message,
+            "recipient": self.recipient,
+            "message_id": self.message_id,
+            "smtp_code": self.smtp_code,
+            "step": self.step,
+        }
