@@ -29,6 +29,7 @@ env = environ.Env(
     MAILER_CA_BUNDLE=(str, ""),
     MAILER_ALLOW_PRIVATE_HOSTS=(bool, False),
     MAILER_DNS_NAMESERVERS=(list, []),
+    MAILER_SLOT_TTL=(float, 120.0),
 )
 
 # A local .env (see .env.example) fills in what the process environment leaves unset.

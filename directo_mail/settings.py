@@ -147,6 +147,36 @@ MAILER_CA_BUNDLE = env.str("MAILER_CA_BUNDLE")
 MAILER_ALLOW_PRIVATE_HOSTS = env.bool("MAILER_ALLOW_PRIVATE_HOSTS")
 MAILER_DNS_NAMESERVERS = env.list("MAILER_DNS_NAMESERVERS")
 MAILER_TIMEOUT = env.float("MAILER_TIMEOUT", default=30.0)
+# A worker that stops refreshing its connection slot (it died) loses the slot after this long.
+MAILER_SLOT_TTL = env.float("MAILER_SLOT_TTL")
+# Limits per provider (mailer.limits), the first matching host pattern wins (fnmatch, any case):
+# "rates" are [count, seconds] sliding windows, "connections" the concurrent sessions per
+# mailbox, "quota_pause" how long a quota answer (5.2.0 SubmissionQuotaExceeded) pauses it.
+_DAY = 86400
+MAILER_PROVIDER_LIMITS = [
+    {
+        "name": "microsoft365",
+        "hosts": ["smtp.office365.com", "*.office365.com", "*.outlook.com"],
+        "rates": [[30, 60], [10000, _DAY]],
+        "connections": 3,
+        "quota_pause": _DAY,
+    },
+    {
+        "name": "zone",
+        "hosts": ["smtp.zone.eu", "smtp.zone.ee"],
+        "rates": [[1, 5]],
+        "connections": 1,
+        "quota_pause": 3600,
+    },
+    {
+        "name": "gmail",
+        "hosts": ["smtp.gmail.com", "smtp.googlemail.com"],
+        "rates": [[2000, _DAY]],
+        "connections": 3,
+        "quota_pause": _DAY,
+    },
+    {"name": "default", "hosts": ["*"], "rates": [], "connections": 4, "quota_pause": 3600},
+]
 # The event mailbox (deliverability): limits per client, message size, how long mail is kept.
 EVENT_MAILBOX_CONNECTIONS_PER_CLIENT = env.int("EVENT_MAILBOX_CONNECTIONS_PER_CLIENT", default=10)
 EVENT_MAILBOX_MESSAGES_PER_MINUTE = env.int("EVENT_MAILBOX_MESSAGES_PER_MINUTE", default=60)

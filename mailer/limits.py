@@ -24,37 +24,6 @@ from django.core.exceptions import ImproperlyConfigured
 
 logger = logging.getLogger(__name__)
 
-DAY = 86400
-#: Defaults per provider, first matching host pattern wins (fnmatch, case-insensitive).
-#: "rates" are [count, seconds] sliding windows; "connections" the concurrent sessions per
-#: mailbox; "quota_pause" how long a quota answer (5.2.0 SubmissionQuotaExceeded) pauses it.
-DEFAULT_PROVIDER_LIMITS: tuple[Mapping[str, Any], ...] = (
-    {
-        "name": "microsoft365",
-        "hosts": ["smtp.office365.com", "*.office365.com", "*.outlook.com"],
-        "rates": [[30, 60], [10000, DAY]],
-        "connections": 3,
-        "quota_pause": DAY,
-    },
-    {
-        "name": "zone",
-        "hosts": ["smtp.zone.eu", "smtp.zone.ee"],
-        "rates": [[1, 5]],
-        "connections": 1,
-        "quota_pause": 3600,
-    },
-    {
-        "name": "gmail",
-        "hosts": ["smtp.gmail.com", "smtp.googlemail.com"],
-        "rates": [[2000, DAY]],
-        "connections": 3,
-        "quota_pause": DAY,
-    },
-    {"name": "default", "hosts": ["*"], "rates": [], "connections": 4, "quota_pause": 3600},
-)
-#: A worker that stops refreshing its connection slot loses it after this many seconds.
-DEFAULT_SLOT_TTL = 120.0
-
 _RATE_SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -146,10 +115,8 @@ def _limit_parse(entry: Mapping[str, Any]) -> ProviderLimit:
 
 
 def provider_limits() -> tuple[ProviderLimit, ...]:
-    """Return the configured limits (settings.MAILER_PROVIDER_LIMITS, else the defaults)."""
-    entries: Sequence[Mapping[str, Any]] = getattr(
-        settings, "MAILER_PROVIDER_LIMITS", DEFAULT_PROVIDER_LIMITS
-    )
+    """Return the configured limits (settings.MAILER_PROVIDER_LIMITS)."""
+    entries: Sequence[Mapping[str, Any]] = settings.MAILER_PROVIDER_LIMITS
     return tuple(_limit_parse(entry) for entry in entries)
 
 
@@ -277,7 +244,7 @@ class LocalLimitStore:
 
 def limits_redis_url() -> str:
     """Return MAILER_LIMITS_REDIS_URL, else the Celery broker when it is Redis, else ""."""
-    url = getattr(settings, "MAILER_LIMITS_REDIS_URL", "") or ""
+    url = settings.MAILER_LIMITS_REDIS_URL
     if not url:
         broker = getattr(settings, "CELERY_BROKER_URL", "") or ""
         url = broker if broker.startswith(("redis://", "rediss://")) else ""
@@ -309,7 +276,7 @@ class SenderLimiter:
         self.limit = provider_limit_for(host)
         self.key = sender_key(host=host, mailbox=mailbox)
         self.store = store or limit_store()
-        self.slot_ttl = slot_ttl or float(getattr(settings, "MAILER_SLOT_TTL", DEFAULT_SLOT_TTL))
+        self.slot_ttl = slot_ttl or float(settings.MAILER_SLOT_TTL)
         self.token = uuid.uuid4().hex
         self.holding = False
 

@@ -78,7 +78,7 @@ def ca_bundle_path() -> str | bool:
     of the system CAs and the extra CAs, written once per content into a private directory.
     """
     global _bundle_dir
-    extra = str(getattr(settings, "MAILER_CA_BUNDLE", "") or "").strip()
+    extra = settings.MAILER_CA_BUNDLE.strip()
     if not extra:
         return True
     try:

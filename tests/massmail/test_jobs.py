@@ -10,6 +10,7 @@ from unittest import mock
 import pytest
 from django.core.management import CommandError, call_command
 
+from directo_mail import settings as project_settings
 from invoices.services import invoice_demo_create
 from mailer import checks
 from mailer.limits import RedisLimitStore, SenderLimiter, provider_limit_for
@@ -154,8 +155,7 @@ def test_limits_connection_slot_expires_when_not_refreshed(mass_settings, redis_
 
 def test_limits_defaults_match_provider_hosts(settings):
     """The defaults: Microsoft 365 30/min, 3 connections, 10,000/day; Zone 1 per 5 s; Gmail."""
-    if hasattr(settings, "MAILER_PROVIDER_LIMITS"):
-        del settings.MAILER_PROVIDER_LIMITS
+    settings.MAILER_PROVIDER_LIMITS = project_settings.MAILER_PROVIDER_LIMITS
     m365 = provider_limit_for("smtp.office365.com")
     assert (m365.connections, m365.rates) == (3, ((30, 60.0), (10000, 86400.0)))
     assert provider_limit_for("SMTP.ZONE.EU").rates == ((1, 5.0),)
