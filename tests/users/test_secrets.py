@@ -18,6 +18,7 @@ from django.template import Context, Template
 from django.test import RequestFactory
 from django.urls import reverse
 from django.views.debug import ExceptionReporter
+from kombu.utils.json import dumps
 
 from oauth365.models import M365Connection
 from tests.factories import SmtpCardFactory, UserCardFactory, system_settings_set
@@ -159,3 +160,12 @@ def test_dumpdata_writes_ciphertext_and_loaddata_round_trips(tmp_path):
     loaded = UserCard.objects.get(code="JAAN")
     assert loaded.smtp_password.reveal() == USER_PASSWORD
     assert loaded.m365_connection.token_cache.reveal() == TOKEN_CACHE
+
+
+def test_secret_never_travels_in_a_task_argument():
+    """Celery's JSON serializer cannot carry a Secret: a task argument never holds the plaintext."""
+    try:
+        payload = dumps({"password": Secret(PASSWORD)})
+    except TypeError:
+        return
+    assert PASSWORD not in payload
