@@ -63,10 +63,14 @@ def test_fpdf2_pinned_to_the_locked_version():
 
 
 def test_import_contract_covers_every_app():
-    """lint-imports checks every package of the project (a new app goes in root_packages too)."""
+    """lint-imports and the package cover every top-level package but tests/ and bench/."""
     packages = {
-        name.rstrip("*") for name in PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]
+        path.parent.name
+        for path in ROOT.glob("*/__init__.py")
+        if path.parent.name not in {"tests", "bench"}
     }
+    include = PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]
+    assert {name.rstrip("*") for name in include} == packages
     assert set(PYPROJECT["tool"]["importlinter"]["root_packages"]) == packages
 
 
