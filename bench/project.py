@@ -20,8 +20,8 @@ from django.db import connection
 
 from bench.counting import ENV_DIRECTORY, statements_total
 from directo_mail.testing.worker import CeleryWorker
-from mailer.massmail import massmail_job_create
-from mailer.models import JobStatus, MassMailJob, OutgoingMail
+from massmail.jobs import massmail_job_create
+from massmail.models import JobStatus, MassMailJob, OutgoingMail
 from users.models import UserCard
 
 _PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024

@@ -28,8 +28,8 @@ from bench.parameters import (
     SINK_PORT,
 )
 from directo_mail.testing.worker import CeleryWorker
-from mailer import limits as mailer_limits
-from mailer.models import MassMailJob, OutgoingMail
+from massmail import limits as mailer_limits
+from massmail.models import MassMailJob, OutgoingMail
 from users.models import UserCard
 
 if TYPE_CHECKING:

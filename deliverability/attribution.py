@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from django.db.models import Q
 
 from deliverability.models import Attribution
-from deliverability.verp import verp_address_parse
 from events.models import EventKind, MailEvent
-from mailer.models import MailStatus, OutgoingMail
+from mailer.verp import verp_address_parse
+from massmail.models import MailStatus, OutgoingMail
 from users.models import UserCard
 
 #: Only these envelope recipients and reported recipients are looked at.

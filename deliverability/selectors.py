@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from events.models import MailEvent
-from mailer.models import OutgoingMail
+from massmail.models import OutgoingMail
 from users.models import UserCard
 
 

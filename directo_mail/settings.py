@@ -29,8 +29,9 @@ INSTALLED_APPS = [
     "directo_mail",
     "users",
     "events",
-    "mailer",
     "oauth365",
+    "mailer",
+    "massmail",
     "invoices",
     "deliverability",
     "portal",
@@ -149,7 +150,7 @@ MAILER_DNS_NAMESERVERS = env.list("MAILER_DNS_NAMESERVERS")
 MAILER_TIMEOUT = env.float("MAILER_TIMEOUT", default=30.0)
 # A worker that stops refreshing its connection slot (it died) loses the slot after this long.
 MAILER_SLOT_TTL = env.float("MAILER_SLOT_TTL")
-# Limits per provider (mailer.limits), the first matching host pattern wins (fnmatch, any case):
+# Limits per provider (massmail.limits), the first matching host pattern wins (fnmatch, any case):
 # "rates" are [count, seconds] sliding windows, "connections" the concurrent sessions per
 # mailbox, "quota_pause" how long a quota answer (5.2.0 SubmissionQuotaExceeded) pauses it.
 _DAY = 86400
@@ -229,8 +230,8 @@ MAILER_LIMITS_REDIS_URL = env.str("MAILER_LIMITS_REDIS_URL", default="")
 CELERY_BEAT_SCHEDULE = {
     # Redeems idle Microsoft 365 refresh tokens (they lapse after 90 idle days) and warns early.
     "oauth365-tokens-keep-fresh": {"task": "oauth365.tokens_keep_fresh", "schedule": 6 * 3600},
-    # Mass mail: reaps expired leases and wakes jobs whose retries are due (mailer.tasks).
-    "mailer-massmail-tick": {"task": "mailer.massmail_tick", "schedule": MAILER_TICK_SECONDS},
+    # Mass mail: reaps expired leases and wakes jobs whose retries are due (massmail.tasks).
+    "massmail-tick": {"task": "massmail.tick", "schedule": MAILER_TICK_SECONDS},
     # Deletes event mailbox mail older than EVENT_MAILBOX_RETENTION_DAYS (deliverability.tasks).
     "deliverability-inbound-mail-purge": {
         "task": "deliverability.inbound_mail_purge",

@@ -22,5 +22,5 @@ urlpatterns = [
     path("personal/", include("portal.urls")),
     path("oauth365/", include("oauth365.urls")),
     path("deliverability/", include("deliverability.urls")),
-    path("mail/", include("mailer.urls")),
+    path("mail/", include("massmail.urls")),
 ]

@@ -24,7 +24,8 @@ from invoices.documents import (
 )
 from invoices.models import Invoice, InvoiceAttachment, InvoiceLine
 from invoices.services import invoice_totals_recompute
-from mailer.massmail import MassMailRefusedError, massmail_job_create
+from massmail.conf import MassMailRefusedError
+from massmail.jobs import massmail_job_create
 
 
 class InvoiceLineInline(admin.TabularInline):
@@ -125,7 +126,7 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     def has_mass_mail_permission(self, request: HttpRequest) -> bool:
         """Mass mailing starts a job: it needs the permission to add mass-mail jobs."""
-        return request.user.has_perm("mailer.add_massmailjob")
+        return request.user.has_perm("massmail.add_massmailjob")
 
     @admin.action(description="Mass-mail selected invoices", permissions=["mass_mail"])
     def mass_mail(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> HttpResponse | None:
@@ -155,7 +156,7 @@ class InvoiceAdmin(admin.ModelAdmin):
                     "count": queryset.count(),
                     "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
                 }
-                return TemplateResponse(request, "mailer/admin_mass_mail_edit.html", context)
+                return TemplateResponse(request, "massmail/admin_mass_mail_edit.html", context)
             subject = form.cleaned_data["subject_template"]
             body = form.cleaned_data["body_template"]
         for card, ids in by_owner.items():
@@ -172,7 +173,7 @@ class InvoiceAdmin(admin.ModelAdmin):
                     request, f"{card.code}: the job was refused. {exc.user_message}", messages.ERROR
                 )
                 continue
-            link = reverse("mailer:job", args=[job.pk])
+            link = reverse("massmail:job", args=[job.pk])
             self.message_user(
                 request,
                 format_html(

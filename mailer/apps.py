@@ -4,10 +4,10 @@ from django.apps import AppConfig
 
 
 class MailerConfig(AppConfig):
+    """Resolving a user's settings and sending one message: resolver, transport, services."""
+
     name = "mailer"
     verbose_name = "Mail sending"
 
     def ready(self) -> None:
-        # Registers the start-up checks and connects the signal receivers.
-        from mailer import checks  # noqa: F401
-        from mailer.massmail import receivers  # noqa: F401
+        from mailer import checks  # noqa: F401  (registers the start-up check)

@@ -9,9 +9,8 @@ from dataclasses import dataclass
 
 from django.core.mail import EmailMessage, EmailMultiAlternatives, make_msgid
 
-# A leaf module (it imports only Django): signing stays explicit here, not behind a hook.
-from deliverability.verp import verp_address_make
 from mailer.config import PLATFORM, SenderConfig
+from mailer.verp import verp_address_make
 
 _UNSAFE = re.compile(r"[\r\n\x00]")
 

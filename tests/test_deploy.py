@@ -30,7 +30,8 @@ EXAMPLE_LINE = re.compile(r"^#?\s*([A-Z][A-Z0-9_]*)=", re.MULTILINE)
 def project_env_names() -> set[str]:
     """Return the variable names the project's Python code reads through django-environ."""
     names: set[str] = set()
-    for package in ("directo_mail", "users", "mailer", "oauth365"):
+    apps = ("users", "events", "oauth365", "mailer", "massmail", "invoices", "deliverability")
+    for package in ("directo_mail", *apps, "portal"):
         for path in (ROOT / package).rglob("*.py"):
             text = path.read_text()
             names.update(ENV_CALL.findall(text))

@@ -11,9 +11,9 @@ import pytest
 from django.core.management import call_command
 
 from deliverability.models import Attribution, InboundMessage
-from deliverability.verp import verp_address_make, verp_address_parse
 from events.models import EventKind, MailEvent
-from mailer.models import MassMailJob, OutgoingMail
+from mailer.verp import verp_address_make, verp_address_parse
+from massmail.models import MassMailJob, OutgoingMail
 from tests.deliverability import bounces
 from tests.factories import UserCardFactory, system_settings_set
 from tests.invoices import InvoiceFactory

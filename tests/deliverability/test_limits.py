@@ -21,8 +21,8 @@ from deliverability.limits import MailboxLimits, mailbox_limits_get
 from deliverability.models import Attribution, InboundKind, InboundMessage
 from deliverability.receiver import EventMailboxController
 from deliverability.tasks import PURGE_TASK, inbound_mail_purge
-from deliverability.verp import verp_address_make
 from events.models import EventKind, MailEvent
+from mailer.verp import verp_address_make
 from tests.deliverability import bounces
 from tests.factories import UserCardFactory
 from tests.smtp_servers import loopback_address

@@ -12,11 +12,11 @@ import pytest
 from deliverability import receiver
 from deliverability.models import Attribution, InboundKind, InboundMessage
 from deliverability.receiver import MESSAGE_SIZE_LIMIT
-from deliverability.verp import verp_address_make
 from events.models import EventKind, MailEvent
 from mailer.messages import message_build, message_envelope
-from mailer.models import MassMailJob, OutgoingMail
 from mailer.services import sender_config_get
+from mailer.verp import verp_address_make
+from massmail.models import MassMailJob, OutgoingMail
 from tests.deliverability import bounces
 from tests.factories import UserCardFactory, system_settings_set
 from tests.invoices import InvoiceFactory

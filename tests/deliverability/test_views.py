@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from django.apps import apps
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from events.models import EventKind, MailEvent
+from massmail.models import MassMailJob, OutgoingMail
 from tests.factories import UserCardFactory
+from tests.invoices import InvoiceFactory
 from users.forms import CARD_FIELDS
 from users.models import MailSender
 
@@ -128,13 +129,7 @@ def test_events_all_is_staff_only(client):
 
 def test_events_all_filters_by_mass_mail_job(client):
     """The job filter keeps the events whose Message-ID belongs to that job's mail."""
-    try:
-        outgoing = apps.get_model("mailer", "OutgoingMail")
-        job_model = apps.get_model("mailer", "MassMailJob")
-    except LookupError:
-        pytest.skip("mailer.OutgoingMail does not exist")
-    from tests.invoices import InvoiceFactory
-
+    outgoing, job_model = OutgoingMail, MassMailJob
     kivi = UserCardFactory(code="KIVI")
     jobs = [job_model.objects.create(owner=kivi, subject_template="s", body_template="b")]
     jobs.append(job_model.objects.create(owner=kivi, subject_template="s", body_template="b"))

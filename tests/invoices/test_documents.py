@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from deliverability.verp import verp_address_parse
 from invoices.documents import (
     DEFAULT_SUBJECT_TEMPLATE,
     PLACEHOLDERS,
@@ -23,6 +22,7 @@ from invoices.documents import (
 from mailer.config import CardSettings, sender_config_resolve
 from mailer.messages import message_envelope
 from mailer.platform import Platform
+from mailer.verp import verp_address_parse
 from tests.factories import UserCardFactory, system_settings_set
 from tests.invoices import InvoiceFactory, attachment_add, invoice_with_lines
 
@@ -128,7 +128,7 @@ def test_invoice_email_build_directo_reply_to_from_event_mailbox():
     config = _config(invoice.owner, "directo_reply_to")
     sender, _, parsed = _parsed(invoice_email_build(invoice=invoice, config=config), config)
     assert parsed["From"] == "acme-trading@event.data.directo.ee"
-    # The envelope is the event mailbox, signed per message (deliverability.verp).
+    # The envelope is the event mailbox, signed per message (mailer.verp).
     verp = verp_address_parse(sender)
     assert sender.endswith("@event.data.directo.ee")
     assert verp is not None

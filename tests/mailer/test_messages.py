@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from deliverability.verp import verp_address_parse
 from mailer.config import CardSettings, sender_config_resolve
 from mailer.messages import Attachment, HeaderInjectionError, message_build, message_envelope
 from mailer.platform import Platform
+from mailer.verp import verp_address_parse
 
 PLATFORM = Platform(
     relay_host="relay.platform.test",

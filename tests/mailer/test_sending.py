@@ -85,7 +85,7 @@ def test_sendtestmail_directo_reply_to_addresses_through_relay(smtp_server, sett
     call_command("sendtestmail", "REPLY", "--to", "c@example.test", stdout=StringIO())
     [delivery] = relay.sink.deliveries
     parsed = _parsed(delivery)
-    # The bounce address is the event mailbox, signed per message (deliverability.verp).
+    # The bounce address is the event mailbox, signed per message (mailer.verp).
     assert delivery.mail_from.startswith("acme-trading+reply.")
     assert delivery.mail_from.endswith("@event.data.directo.ee")
     assert parsed["From"] == "acme-trading@event.data.directo.ee"

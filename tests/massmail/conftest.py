@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 
 from directo_mail.testing.worker import CeleryWorker
-from mailer import limits
+from massmail import limits
 from tests.conftest import TEST_KEYS, service_missing
 from tests.factories import SmtpCardFactory
 from tests.massmail.servers import limited_server_start

@@ -13,15 +13,10 @@ from django.utils import timezone
 
 from events.models import EventKind, MailEvent
 from invoices.services import invoice_demo_create
-from mailer.massmail import (
-    Outcome,
-    massmail_claim,
-    massmail_dispatch_run,
-    massmail_inline_run,
-    massmail_job_create,
-    massmail_reap,
-)
-from mailer.models import JobStatus, MailStatus, MassMailJob, OutgoingMail
+from massmail.dispatch import Outcome, massmail_claim, massmail_dispatch_run, massmail_inline_run
+from massmail.jobs import massmail_job_create
+from massmail.models import JobStatus, MailStatus, MassMailJob, OutgoingMail
+from massmail.reaper import massmail_reap
 from tests.massmail.conftest import PASSWORD, server_card
 
 pytestmark = pytest.mark.django_db
@@ -174,7 +169,7 @@ def test_dispatch_skips_row_whose_lease_was_lost(mass_settings, mass_server):
     server = mass_server(tls="no", users={"kivi@acme.test": PASSWORD})
     job = _job(server_card(server), count=2)
     MassMailJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING)
-    from mailer.massmail.dispatch import Dispatcher
+    from massmail.dispatch import Dispatcher
 
     dispatcher = Dispatcher(job_id=job.pk)
     original = dispatcher._send_one

@@ -12,17 +12,17 @@ from django.core.management import CommandError, call_command
 
 from directo_mail import settings as project_settings
 from invoices.services import invoice_demo_create
-from mailer import checks
-from mailer.limits import RedisLimitStore, SenderLimiter, provider_limit_for
-from mailer.massmail import (
-    MassMailRefusedError,
+from massmail import checks
+from massmail.conf import MassMailRefusedError
+from massmail.jobs import (
     invoices_unsent,
     massmail_job_cancel,
     massmail_job_create,
     massmail_job_pause,
     massmail_job_resume,
 )
-from mailer.models import JobStatus, MailStatus, MassMailJob, OutgoingMail
+from massmail.limits import RedisLimitStore, SenderLimiter, provider_limit_for
+from massmail.models import JobStatus, MailStatus, MassMailJob, OutgoingMail
 from oauth365.exceptions import ReauthenticationRequiredError
 from oauth365.services import _on_reauth_needed
 from tests.factories import UserCardFactory
@@ -48,7 +48,7 @@ def test_job_create_bulk_rows_stable_message_ids_enqueued_on_commit(
     """One row per invoice with a unique Message-ID; dispatch is queued only after the commit."""
     card = server_card(mass_server())
     invoices = invoice_demo_create(owner_card=card, count=25, seed=2)
-    with mock.patch("mailer.tasks.massmail_dispatch.apply_async") as apply_async:
+    with mock.patch("massmail.tasks.massmail_dispatch.apply_async") as apply_async:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             job = massmail_job_create(card=card, invoice_ids=[i.pk for i in invoices])
         assert apply_async.call_count == 0
@@ -97,7 +97,7 @@ def test_job_pause_resume_cancel(mass_settings, mass_server, django_capture_on_c
     job = massmail_job_create(card=card, invoice_ids=[i.pk for i in invoices])
     assert massmail_job_pause(job=job) and job.status == JobStatus.PAUSED
     with (
-        mock.patch("mailer.tasks.massmail_dispatch.apply_async") as apply_async,
+        mock.patch("massmail.tasks.massmail_dispatch.apply_async") as apply_async,
         django_capture_on_commit_callbacks(execute=True),
     ):
         assert massmail_job_resume(job=job)
@@ -170,7 +170,7 @@ def test_check_requires_visibility_over_time_limit_over_lease(settings):
     settings.MAILER_DISPATCH_TIME_LIMIT = 900
     settings.MAILER_LEASE_SECONDS = 1000
     ids = {error.id for error in checks.massmail_timing_check()}
-    assert ids == {"mailer.E002", "mailer.E003"}
+    assert ids == {"massmail.E002", "massmail.E003"}
     settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
     settings.MAILER_LEASE_SECONDS = 120
     assert checks.massmail_timing_check() == []

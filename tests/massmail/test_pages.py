@@ -8,8 +8,8 @@ import pytest
 from django.urls import reverse
 
 from invoices.services import invoice_demo_create
-from mailer.massmail import massmail_job_create
-from mailer.models import JobStatus, MailStatus, MassMailJob, OutgoingMail
+from massmail.jobs import massmail_job_create
+from massmail.models import JobStatus, MailStatus, MassMailJob, OutgoingMail
 from tests.factories import UserFactory
 from tests.massmail.conftest import server_card
 
@@ -28,10 +28,10 @@ def job(mass_settings, mass_server):
 def test_job_page_shows_progress_and_each_invoice_cause(client, job):
     """The owner sees the progress bar, the counts and each invoice's status with its cause."""
     client.force_login(job.owner.user)
-    response = client.get(reverse("mailer:job", args=[job.pk]))
+    response = client.get(reverse("massmail:job", args=[job.pk]))
     assert response.status_code == 200
     body = response.content.decode()
-    assert 'role="progressbar"' in body and reverse("mailer:job_progress", args=[job.pk]) in body
+    assert 'role="progressbar"' in body and reverse("massmail:job_progress", args=[job.pk]) in body
     assert "is not a valid e-mail address" in body
     assert body.count('class="mail-queued"') == 2
 
@@ -40,7 +40,7 @@ def test_job_progress_json_counts_per_status(client, job):
     """The progress endpoint returns counts per status, done, rate and the expected finish."""
     OutgoingMail.objects.filter(job=job, status=MailStatus.QUEUED).update(status=MailStatus.SENT)
     client.force_login(job.owner.user)
-    data = client.get(reverse("mailer:job_progress", args=[job.pk])).json()
+    data = client.get(reverse("massmail:job_progress", args=[job.pk])).json()
     assert data["counts"]["sent"] == 2 and data["counts"]["failed"] == 1
     assert data["counts"]["total"] == 3 and data["done"] == 3
     assert set(data) >= {"rate", "expected_finish", "status", "reason"}
@@ -49,9 +49,9 @@ def test_job_progress_json_counts_per_status(client, job):
 def test_job_page_hidden_from_other_users(client, job):
     """Another non-staff user gets a 404 for the page, the JSON and the controls."""
     client.force_login(UserFactory(username="STRANGER"))
-    assert client.get(reverse("mailer:job", args=[job.pk])).status_code == 404
-    assert client.get(reverse("mailer:job_progress", args=[job.pk])).status_code == 404
-    url = reverse("mailer:job_action", args=[job.pk, "cancel"])
+    assert client.get(reverse("massmail:job", args=[job.pk])).status_code == 404
+    assert client.get(reverse("massmail:job_progress", args=[job.pk])).status_code == 404
+    url = reverse("massmail:job_action", args=[job.pk, "cancel"])
     assert client.post(url).status_code == 404
     job.refresh_from_db()
     assert job.status == JobStatus.QUEUED
@@ -60,12 +60,12 @@ def test_job_page_hidden_from_other_users(client, job):
 def test_job_controls_pause_and_cancel_by_post(client, job):
     """Pause and cancel are POST actions; GET does nothing."""
     client.force_login(job.owner.user)
-    pause = reverse("mailer:job_action", args=[job.pk, "pause"])
+    pause = reverse("massmail:job_action", args=[job.pk, "pause"])
     assert client.get(pause).status_code == 405
     assert client.post(pause).status_code == 302
     job.refresh_from_db()
     assert job.status == JobStatus.PAUSED
-    client.post(reverse("mailer:job_action", args=[job.pk, "cancel"]))
+    client.post(reverse("massmail:job_action", args=[job.pk, "cancel"]))
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELLED
 
@@ -80,7 +80,7 @@ def test_admin_action_mail_edit_asks_for_templates_first(admin_client, mass_sett
     assert response.status_code == 200
     assert "Start mass-mailing" in response.content.decode()
     assert not MassMailJob.objects.exists()
-    with mock.patch("mailer.tasks.massmail_dispatch.apply_async"):
+    with mock.patch("massmail.tasks.massmail_dispatch.apply_async"):
         response = admin_client.post(
             url,
             {
@@ -105,11 +105,11 @@ def test_admin_action_without_mail_edit_starts_job_at_once(
     """With Mail edit No the action starts the job with the default templates."""
     card = server_card(mass_server(), mail_edit=False)
     invoices = invoice_demo_create(owner_card=card, count=2, seed=13)
-    with mock.patch("mailer.tasks.massmail_dispatch.apply_async"):
+    with mock.patch("massmail.tasks.massmail_dispatch.apply_async"):
         admin_client.post(
             reverse("admin:invoices_invoice_changelist"),
             {"action": "mass_mail", "_selected_action": [str(i.pk) for i in invoices]},
         )
     assert MassMailJob.objects.get().total == 2
-    jobs = admin_client.get(reverse("admin:mailer_massmailjob_changelist"))
+    jobs = admin_client.get(reverse("admin:massmail_massmailjob_changelist"))
     assert jobs.status_code == 200 and b"job page" in jobs.content

@@ -10,8 +10,8 @@ from django.urls import reverse
 
 from events.models import EventKind, MailEvent
 from invoices.services import invoice_demo_create
-from mailer.massmail import massmail_job_create
-from mailer.models import JobStatus, MassMailJob
+from massmail.jobs import massmail_job_create
+from massmail.models import JobStatus, MassMailJob
 from oauth365.models import M365Connection
 from tests.factories import UserCardFactory, UserFactory
 from tests.massmail.conftest import server_card
@@ -44,14 +44,14 @@ def test_invoice_admin_mass_mail_needs_add_job_permission(client, invoices):
     url = reverse("admin:invoices_invoice_changelist")
     selection = {"action": "mass_mail", "_selected_action": [str(i.pk) for i in invoices]}
     assert b'value="mass_mail"' not in client.get(url).content
-    with mock.patch("mailer.tasks.massmail_dispatch.apply_async"):
+    with mock.patch("massmail.tasks.massmail_dispatch.apply_async"):
         client.post(url, selection)
     assert not MassMailJob.objects.exists()
 
     staff_user = staff(client, "view_invoice", "change_invoice", "add_massmailjob")
-    assert staff_user.has_perm("mailer.add_massmailjob")
+    assert staff_user.has_perm("massmail.add_massmailjob")
     assert b'value="mass_mail"' in client.get(url).content
-    with mock.patch("mailer.tasks.massmail_dispatch.apply_async"):
+    with mock.patch("massmail.tasks.massmail_dispatch.apply_async"):
         client.post(url, selection)
     assert MassMailJob.objects.get().total == 2
 
@@ -60,7 +60,7 @@ def test_invoice_admin_mass_mail_needs_add_job_permission(client, invoices):
 def test_job_admin_actions_need_change_permission(client, job, action):
     """A view-only staff account cannot pause or cancel jobs from the admin list."""
     staff(client, "view_massmailjob")
-    url = reverse("admin:mailer_massmailjob_changelist")
+    url = reverse("admin:massmail_massmailjob_changelist")
     client.post(url, {"action": action, "_selected_action": [str(job.pk)]})
     job.refresh_from_db()
     assert job.status == JobStatus.QUEUED
@@ -74,13 +74,13 @@ def test_job_admin_actions_need_change_permission(client, job, action):
 def test_job_pages_follow_view_and_change_permissions(client, job):
     """Staff without the view permission get 404; with view only, the controls answer 403."""
     staff(client)
-    assert client.get(reverse("mailer:job", args=[job.pk])).status_code == 404
-    assert job.pk not in [j.pk for j in client.get(reverse("mailer:jobs")).context["jobs"]]
+    assert client.get(reverse("massmail:job", args=[job.pk])).status_code == 404
+    assert job.pk not in [j.pk for j in client.get(reverse("massmail:jobs")).context["jobs"]]
 
     staff(client, "view_massmailjob")
-    assert client.get(reverse("mailer:job", args=[job.pk])).status_code == 200
-    assert job.pk in [j.pk for j in client.get(reverse("mailer:jobs")).context["jobs"]]
-    cancel = reverse("mailer:job_action", args=[job.pk, "cancel"])
+    assert client.get(reverse("massmail:job", args=[job.pk])).status_code == 200
+    assert job.pk in [j.pk for j in client.get(reverse("massmail:jobs")).context["jobs"]]
+    cancel = reverse("massmail:job_action", args=[job.pk, "cancel"])
     assert client.post(cancel).status_code == 403
     job.refresh_from_db()
     assert job.status == JobStatus.QUEUED

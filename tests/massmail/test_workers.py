@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from invoices.services import invoice_demo_create
-from mailer.massmail import massmail_job_create
-from mailer.models import JobStatus, MailStatus, MassMailJob, OutgoingMail
+from massmail.jobs import massmail_job_create
+from massmail.models import JobStatus, MailStatus, MassMailJob, OutgoingMail
 from tests.massmail.conftest import FAST, PASSWORD, fast_limits, server_card
 
 pytestmark = [pytest.mark.celery, pytest.mark.timeout(90)]
@@ -27,8 +27,8 @@ def _overrides(mass_settings: Any, **extra: Any) -> dict[str, Any]:
         MAILER_DISPATCH_PARALLELISM=getattr(mass_settings, "MAILER_DISPATCH_PARALLELISM", 2),
         CELERY_BROKER_TRANSPORT_OPTIONS={"visibility_timeout": 60},
         CELERY_BEAT_SCHEDULE={
-            "mailer-massmail-tick": {
-                "task": "mailer.massmail_tick",
+            "massmail-tick": {
+                "task": "massmail.tick",
                 "schedule": FAST["MAILER_TICK_SECONDS"],
             }
         },

@@ -19,9 +19,10 @@ from invoices.documents import (
     invoice_template_check,
 )
 from invoices.models import Invoice
-from mailer.massmail.conf import MassMailRefusedError, massmail_settings
 from mailer.messages import message_id_make
-from mailer.models import (
+from mailer.services import sender_config_get
+from massmail.conf import MassMailRefusedError, massmail_settings
+from massmail.models import (
     ACTIVE_JOB_STATUSES,
     PENDING_STATUSES,
     JobStatus,
@@ -29,7 +30,6 @@ from mailer.models import (
     MassMailJob,
     OutgoingMail,
 )
-from mailer.services import sender_config_get
 from users.models import MailSender
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ _NOT_UNSENT = (MailStatus.SENT, MailStatus.UNKNOWN, *PENDING_STATUSES)
 
 def massmail_dispatch_enqueue(*, job_id: int, count: int = 1) -> None:
     """Queue `count` dispatch tasks of a job, with the configured time limits."""
-    from mailer.tasks import massmail_dispatch
+    from massmail.tasks import massmail_dispatch
 
     conf = massmail_settings()
     for _ in range(max(1, count)):

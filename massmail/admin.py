@@ -10,14 +10,14 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from mailer.massmail import (
-    MassMailRefusedError,
+from massmail.conf import MassMailRefusedError
+from massmail.jobs import (
+    jobs_with_counts,
     massmail_job_cancel,
     massmail_job_pause,
     massmail_job_resume,
 )
-from mailer.massmail.jobs import jobs_with_counts
-from mailer.models import MassMailJob, OutgoingMail
+from massmail.models import MassMailJob, OutgoingMail
 
 
 class OutgoingMailInline(admin.TabularInline):
@@ -96,7 +96,7 @@ class MassMailJobAdmin(admin.ModelAdmin):
 
     @admin.display(description="progress")
     def job_page(self, job: MassMailJob) -> str:
-        return format_html('<a href="{}">job page</a>', reverse("mailer:job", args=[job.pk]))
+        return format_html('<a href="{}">job page</a>', reverse("massmail:job", args=[job.pk]))
 
     def _each(self, request: HttpRequest, queryset: QuerySet[MassMailJob], service: Any) -> None:
         changed = 0

@@ -13,14 +13,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 
-from mailer.massmail import (
-    MassMailRefusedError,
-    massmail_inline_run,
-    massmail_job_create,
-    massmail_job_progress,
-)
-from mailer.massmail.jobs import JobProgress
-from mailer.models import JobStatus, MailStatus, MassMailJob
+from massmail.conf import MassMailRefusedError
+from massmail.dispatch import massmail_inline_run
+from massmail.jobs import JobProgress, massmail_job_create, massmail_job_progress
+from massmail.models import JobStatus, MailStatus, MassMailJob
 from users.models import UserCard
 
 BAR_WIDTH = 30

@@ -7,21 +7,17 @@ import logging
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from mailer.limits import limit_store
-from mailer.massmail import (
-    Outcome,
-    massmail_dispatch_enqueue,
-    massmail_dispatch_run,
-    massmail_reap,
-    massmail_settings,
-)
-from mailer.massmail.jobs import massmail_job_finish_if_done
-from mailer.models import ACTIVE_JOB_STATUSES, MailStatus, MassMailJob, OutgoingMail
+from massmail.conf import massmail_settings
+from massmail.dispatch import Outcome, massmail_dispatch_run
+from massmail.jobs import massmail_dispatch_enqueue, massmail_job_finish_if_done
+from massmail.limits import limit_store
+from massmail.models import ACTIVE_JOB_STATUSES, MailStatus, MassMailJob, OutgoingMail
+from massmail.reaper import massmail_reap
 
 logger = logging.getLogger(__name__)
 
-DISPATCH_TASK = "mailer.massmail_dispatch"
-TICK_TASK = "mailer.massmail_tick"
+DISPATCH_TASK = "massmail.dispatch"
+TICK_TASK = "massmail.tick"
 
 
 @shared_task(name=DISPATCH_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -59,10 +55,10 @@ def massmail_tick() -> dict[str, int]:
         if not due:
             massmail_job_finish_if_done(job_id=job_id)
             continue
-        missing = conf.parallelism - store.slot_count(f"mailer:job:{job_id}:dispatchers")
+        missing = conf.parallelism - store.slot_count(f"massmail:job:{job_id}:dispatchers")
         # One wake-up per job per two ticks, so that queued but not yet started tasks are not
         # multiplied while the workers are busy.
-        if missing > 0 and store.flag_set(f"mailer:job:{job_id}:kick", conf.tick * 2):
+        if missing > 0 and store.flag_set(f"massmail:job:{job_id}:kick", conf.tick * 2):
             massmail_dispatch_enqueue(job_id=job_id, count=missing)
             woken += 1
     return {"requeued": reaped.requeued, "unknown": reaped.unknown, "woken": woken}

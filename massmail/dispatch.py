@@ -35,13 +35,13 @@ from mailer.exceptions import (
     SenderRefusedError,
     Step,
 )
-from mailer.limits import SenderLimiter, limit_store
-from mailer.massmail.conf import MassMailSettings, massmail_settings
-from mailer.massmail.jobs import massmail_job_finish_if_done
-from mailer.massmail.reaper import massmail_reap
 from mailer.messages import message_envelope
-from mailer.models import PENDING_STATUSES, JobStatus, MailStatus, MassMailJob, OutgoingMail
 from mailer.services import SEND_ERRORS, mail_failure_record, mail_transport_get, sender_config_get
+from massmail.conf import MassMailSettings, massmail_settings
+from massmail.jobs import massmail_job_finish_if_done
+from massmail.limits import SenderLimiter, limit_store
+from massmail.models import PENDING_STATUSES, JobStatus, MailStatus, MassMailJob, OutgoingMail
+from massmail.reaper import massmail_reap
 from oauth365.exceptions import M365AuthError
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ class Dispatcher:
         self.budget = self.conf.budget if budget is None else budget
         self.started = time.monotonic()
         self.store = limit_store()
-        self.registry_key = f"mailer:job:{job_id}:dispatchers"
+        self.registry_key = f"massmail:job:{job_id}:dispatchers"
         self.sent = 0
         self._job_checked = 0.0
         self.job: MassMailJob

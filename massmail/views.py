@@ -10,19 +10,19 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from mailer.massmail import (
-    MassMailRefusedError,
+from massmail.conf import MassMailRefusedError
+from massmail.jobs import (
     massmail_job_cancel,
     massmail_job_pause,
     massmail_job_progress,
     massmail_job_resume,
+    massmail_job_rows,
 )
-from mailer.massmail.jobs import massmail_job_rows
-from mailer.models import MailStatus, MassMailJob
+from massmail.models import MailStatus, MassMailJob
 
 ROWS_PER_PAGE = 100
-VIEW_JOBS = "mailer.view_massmailjob"
-CHANGE_JOBS = "mailer.change_massmailjob"
+VIEW_JOBS = "massmail.view_massmailjob"
+CHANGE_JOBS = "massmail.change_massmailjob"
 _ACTIONS = {
     "pause": massmail_job_pause,
     "resume": massmail_job_resume,
@@ -47,7 +47,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
     jobs = MassMailJob.objects.select_related("owner")
     if not request.user.has_perm(VIEW_JOBS):
         jobs = jobs.filter(owner__user_id=int(request.user.pk or 0))
-    return render(request, "mailer/job_list.html", {"jobs": jobs[:200]})
+    return render(request, "massmail/job_list.html", {"jobs": jobs[:200]})
 
 
 @login_required
@@ -68,7 +68,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
         "status_filter": status,
         "statuses": MailStatus.choices,
     }
-    return render(request, "mailer/job_detail.html", context)
+    return render(request, "massmail/job_detail.html", context)
 
 
 @login_required
@@ -98,4 +98,4 @@ def job_action(request: HttpRequest, job_id: int, action: str) -> HttpResponse:
             messages.success(request, f"Job {job.pk}: {action} done.")
         else:
             messages.warning(request, f"Job {job.pk} is {job.get_status_display().lower()}.")
-    return redirect("mailer:job", job_id=job.pk)
+    return redirect("massmail:job", job_id=job.pk)

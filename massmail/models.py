@@ -64,6 +64,8 @@ class MassMailJob(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        # The tables kept their names when the models moved here from `mailer`.
+        db_table = "mailer_massmailjob"
         ordering: ClassVar = ["-created_at", "-id"]
         verbose_name = "mass-mail job"
 
@@ -91,6 +93,7 @@ class OutgoingMail(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        db_table = "mailer_outgoingmail"
         ordering: ClassVar = ["job", "id"]
         verbose_name = "outgoing mail"
         verbose_name_plural = "outgoing mail"

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+# The salt keeps the name of the module it was first in: a new one would void sent addresses.
 _SALT = "deliverability.verp.v2"
 TAG_BYTES = 10  # 80 bits
 REF_BYTES = 5  # 40 bits: tells one card's messages apart; the tag authenticates it

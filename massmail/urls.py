@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from django.urls import path
 
-from mailer import views
+from massmail import views
 
-app_name = "mailer"
+app_name = "massmail"
 
 urlpatterns = [
     path("jobs/", views.job_list, name="jobs"),

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from events.models import EventKind
 from events.services import EventDraft, events_record
-from mailer.models import MailStatus, OutgoingMail
+from massmail.models import MailStatus, OutgoingMail
 
 UNKNOWN_CAUSE = "outcome_unknown"
 UNKNOWN_MESSAGE = (
@@ -28,7 +28,7 @@ class ReapResult:
 
 def massmail_reap() -> ReapResult:
     """Handle expired leases: claimed rows go back to the queue, transmitting ones to unknown."""
-    from mailer.massmail.jobs import massmail_job_finish_if_done
+    from massmail.jobs import massmail_job_finish_if_done
 
     now = timezone.now()
     requeued = OutgoingMail.objects.filter(status=MailStatus.CLAIMED, lease_until__lt=now).update(

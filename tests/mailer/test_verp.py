@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from deliverability.verp import (
+from mailer.verp import (
     TAG_BYTES,
     verp_address_make,
     verp_address_parse,

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from mailer.massmail.jobs import massmail_jobs_pause_for_card
+from massmail.jobs import massmail_jobs_pause_for_card
 from oauth365.signals import m365_consent_lost
 from users.models import UserCard
 

@@ -1,0 +1,1 @@
+"""Mass mailing: jobs (jobs.py), dispatch (dispatch.py), provider limits, the reaper."""
