@@ -10,7 +10,7 @@ from events.models import MailEvent
 
 @admin.register(MailEvent)
 class MailEventAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "user_code", "kind", "cause", "recipient", "message")
+    list_display = ("created_at", "user_code", "kind", "cause", "recipient", "text")
     list_filter = ("kind", "cause", "user_code")
     search_fields = ("user_code", "recipient", "message_id", "message")
     date_hierarchy = "created_at"
@@ -20,13 +20,19 @@ class MailEventAdmin(admin.ModelAdmin):
         "user_code",
         "kind",
         "cause",
+        "text",
         "message",
+        "params",
         "recipient",
         "message_id",
         "smtp_code",
         "smtp_reply",
         "step",
     )
+
+    @admin.display(description="What happened")
+    def text(self, event: MailEvent) -> str:
+        return event.text
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from django.db import models
 
+from events.errors import cause_render
 from users.models import UserCard
 
 
@@ -28,7 +29,10 @@ class MailEvent(models.Model):
     user_code = models.CharField(max_length=30, db_index=True)
     kind = models.CharField(max_length=20, choices=EventKind.choices)
     cause = models.CharField(max_length=64, blank=True, db_index=True)
+    # The text as recorded (old rows and unknown causes show it); `text` renders it anew.
     message = models.TextField(blank=True)
+    # The parameters of the cause's template (named, never a secret); empty on old rows.
+    params = models.JSONField(default=dict, blank=True)
     recipient = models.CharField(max_length=320, blank=True)
     message_id = models.CharField(max_length=998, blank=True)
     smtp_code = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -45,6 +49,13 @@ class MailEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.user_code} {self.kind} {self.cause}"
+
+    @property
+    def text(self) -> str:
+        """Return what happened, rendered now from the cause and its parameters."""
+        if not self.params:
+            return self.message
+        return cause_render(self.cause, self.params, fallback=self.message)
 
     def as_dict(self) -> dict[str, object]:
         """Return the event as the `mail_events --json` document describes it."""

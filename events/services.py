@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
+from events.errors import Param
 from events.models import MailEvent
 from users.models import UserCard
 
@@ -18,9 +19,17 @@ def _clean(text: str, limit: int = TEXT_LIMIT) -> str:
     return cleaned[:limit]
 
 
+def _param_clean(value: Param) -> Param:
+    return _clean(value) if isinstance(value, str) else value
+
+
 @dataclass(frozen=True)
 class EventDraft:
-    """One event to record; never a secret (messages are built from named errors)."""
+    """One event to record; never a secret (messages are built from named errors).
+
+    `params` are the named parameters of the cause's template: the page renders the text from
+    them when shown, in the reader's language; `message` is the text as recorded.
+    """
 
     card: UserCard
     kind: str
@@ -31,6 +40,7 @@ class EventDraft:
     smtp_code: int | None = None
     smtp_reply: str = ""
     step: str = ""
+    params: Mapping[str, Param] = field(default_factory=dict)
 
     def row(self) -> MailEvent:
         return MailEvent(
@@ -39,6 +49,7 @@ class EventDraft:
             kind=self.kind,
             cause=self.cause[:64],
             message=_clean(self.message),
+            params={key: _param_clean(value) for key, value in self.params.items()},
             recipient=self.recipient[:320],
             message_id=self.message_id[:998],
             smtp_code=self.smtp_code,
@@ -53,18 +64,20 @@ def event_record(
     kind: str,
     cause: str,
     message: str,
+    params: Mapping[str, Param] | None = None,
     recipient: str = "",
     message_id: str = "",
     smtp_code: int | None = None,
     smtp_reply: str = "",
     step: str = "",
 ) -> MailEvent:
-    """Record one event on the card."""
+    """Record one event on the card: its cause, the parameters of its message and the text."""
     draft = EventDraft(
         card=card,
         kind=kind,
         cause=cause,
         message=message,
+        params=params or {},
         recipient=recipient,
         message_id=message_id,
         smtp_code=smtp_code,

@@ -10,4 +10,8 @@ class MailerConfig(AppConfig):
     verbose_name = "Mail sending"
 
     def ready(self) -> None:
+        from events.errors import cause_register
         from mailer import checks  # noqa: F401  (registers the start-up check)
+        from mailer.causes import MailCause
+
+        cause_register(MailCause)

@@ -15,6 +15,7 @@ from typing import Any
 from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
 
+from mailer.causes import MailCause
 from mailer.config import SenderConfig
 from mailer.exceptions import MailDeliveryError
 from mailer.services import SEND_ERRORS, mail_send, mail_transport_get, sender_config_get
@@ -27,12 +28,7 @@ USER_HEADER = "X-Directo-User"
 class UnknownSenderError(MailDeliveryError):
     """The backend cannot tell on whose behalf a message is sent."""
 
-    messages = {
-        "sender_unknown": (
-            "No single user card matches this message ({detail}). Name the user with the "
-            "X-Directo-User header or send from the card's own e-mail address."
-        ),
-    }
+    causes = (MailCause.SENDER_UNKNOWN,)
 
 
 class UserCardEmailBackend(BaseEmailBackend):
@@ -57,7 +53,9 @@ class UserCardEmailBackend(BaseEmailBackend):
     def _card_by_code(code: str) -> UserCard:
         card = UserCard.objects.filter(code__iexact=code).first()
         if card is None:
-            raise UnknownSenderError("sender_unknown", detail=f"no card has the code {code}")
+            raise UnknownSenderError(
+                MailCause.SENDER_UNKNOWN, detail=f"no card has the code {code}"
+            )
         return card
 
     def _card_for(self, message: EmailMessage) -> UserCard:
@@ -70,7 +68,9 @@ class UserCardEmailBackend(BaseEmailBackend):
         cards = list(UserCard.objects.filter(email__iexact=address)[:2]) if address else []
         if len(cards) != 1:
             reason = "several cards" if cards else "no card"
-            raise UnknownSenderError("sender_unknown", detail=f"{reason} with e-mail {address!r}")
+            raise UnknownSenderError(
+                MailCause.SENDER_UNKNOWN, detail=f"{reason} with e-mail {address!r}"
+            )
         return cards[0]
 
     def _session(self, card: UserCard) -> tuple[SenderConfig, SmtpTransport]:

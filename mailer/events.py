@@ -6,29 +6,37 @@ from typing import TYPE_CHECKING
 
 from events.models import EventKind, MailEvent
 from events.services import event_record
+from mailer.causes import MailCause
+from mailer.exceptions import MailDeliveryError, SmtpDetails
 
 if TYPE_CHECKING:
-    from mailer.services import SendError
+    from events.errors import UserFacingError
     from users.models import UserCard
 
 
 def mail_event_record_failure(
     *,
     card: UserCard,
-    error: SendError,
+    error: UserFacingError,
     recipient: str = "",
     message_id: str = "",
 ) -> MailEvent:
-    """Record a failed (or ambiguous) send on the card; the error carries no secret."""
-    kind = EventKind.SEND_UNKNOWN if error.cause == "outcome_unknown" else EventKind.SEND_FAILED
+    """Record a failed (or ambiguous) send on the card: its cause, parameters and SMTP facts."""
+    kind = (
+        EventKind.SEND_UNKNOWN
+        if error.cause == MailCause.OUTCOME_UNKNOWN
+        else EventKind.SEND_FAILED
+    )
+    smtp = error.smtp if isinstance(error, MailDeliveryError) else SmtpDetails()
     return event_record(
         card=card,
         kind=kind,
         cause=error.cause,
-        message=error.user_message,
-        recipient=recipient or (getattr(error, "recipient", None) or ""),
+        params=error.params,
+        message=error.message,
+        recipient=recipient or smtp.recipient,
         message_id=message_id,
-        smtp_code=getattr(error, "smtp_code", None),
-        smtp_reply=getattr(error, "smtp_reply", "") or "",
-        step=str(getattr(error, "step", "") or ""),
+        smtp_code=smtp.code,
+        smtp_reply=smtp.reply,
+        step=smtp.step,
     )

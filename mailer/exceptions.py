@@ -1,9 +1,13 @@
-"""Named sending errors: each knows its cause code, the message for the user, if transient."""
+"""Named sending errors: each carries its cause (a MailCause), its parameters, if transient."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar
+
+from events.errors import UserFacingError
+from mailer.causes import MailCause
 
 
 class Step(StrEnum):
@@ -19,26 +23,37 @@ class Step(StrEnum):
     RSET = "RSET"
 
 
-# A 4xx refusal is worth retrying; the wording says so.
-_TEMPORARY = " The refusal is temporary: the message can be sent again later."
+@dataclass(frozen=True)
+class SmtpDetails:
+    """What the SMTP session says about a failure: the step, the reply and the recipient."""
+
+    step: str = ""
+    code: int | None = None
+    reply: str = ""
+    recipient: str = ""
 
 
-def _rebuild(cls: type[MailDeliveryError], state: dict[str, Any]) -> MailDeliveryError:
-    error = cls.__new__(cls)
-    Exception.__init__(error, state["user_message"])
-    error.__dict__.update(state)
-    return error
+class MailDeliveryError(UserFacingError):
+    """A message could not be handed to the mail server; `message` says why and the fix.
 
+    The SMTP facts of the failure (step, reply, recipient, server) are typed attributes and
+    also the parameters of the message, so an event can render it again when shown.
+    """
 
-class MailDeliveryError(Exception):
-    """A message could not be handed to the mail server; `user_message` says why and the fix."""
+    causes: ClassVar[tuple[MailCause, ...]] = ()
 
-    transient_default: ClassVar[bool] = False
-    messages: ClassVar[dict[str, str]] = {}
+    cause: MailCause
+    step: str | None
+    smtp_code: int | None
+    smtp_reply: str
+    recipient: str | None
+    host: str
+    port: int | None
+    detail: str
 
     def __init__(
         self,
-        cause: str,
+        cause: MailCause | str,
         *,
         step: str | None = None,
         smtp_code: int | None = None,
@@ -49,170 +64,87 @@ class MailDeliveryError(Exception):
         transient: bool | None = None,
         detail: str = "",
     ) -> None:
-        if cause not in self.messages:
-            raise ValueError(f"{type(self).__name__} has no cause {cause!r}")
-        self.cause = cause
         self.step = step
         self.smtp_code = smtp_code
         self.smtp_reply = smtp_reply
         self.recipient = recipient
         self.host = host
         self.port = port
-        self.transient = self.transient_default if transient is None else transient
         self.detail = detail
-        self.user_message = self._user_message()
-        super().__init__(self.user_message)
-
-    def _user_message(self) -> str:
-        reply = f"{self.smtp_code or ''} {self.smtp_reply}".strip()
-        context = {
-            "host": self.host or "the mail server",
-            "port": self.port if self.port is not None else "?",
-            "recipient": self.recipient or "",
-            "step": self.step or "",
-            # Refusals are often explained only by the server's own text.
-            "said": f" The server said: “{reply}”." if reply else "",
-            "detail": self.detail,
+        transient = self.transient_default if transient is None else transient
+        params = {
+            "host": host,
+            "port": port,
+            "step": str(step) if step else "",
+            "recipient": recipient or "",
+            "smtp_code": smtp_code,
+            "smtp_reply": smtp_reply,
+            "detail": detail,
+            "transient": int(transient),
         }
-        return self.messages[self.cause].format_map(context)
+        super().__init__(cause, params=params, transient=transient)
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Keyword-only arguments do not survive Exception's default pickling (Celery results).
-        return (_rebuild, (type(self), dict(self.__dict__)))
+    @property
+    def smtp(self) -> SmtpDetails:
+        """Return the SMTP facts of the failure (recorded on the event next to the message)."""
+        return SmtpDetails(
+            step=str(self.step or ""),
+            code=self.smtp_code,
+            reply=self.smtp_reply,
+            recipient=self.recipient or "",
+        )
 
 
 class MailConnectionError(MailDeliveryError):
     """The server could not be reached, or the connection broke before anything was sent."""
 
     transient_default = True
-    messages: ClassVar[dict[str, str]] = {
-        "connection_refused": (
-            "{host} refused the connection on port {port}: nothing listens there, or a firewall "
-            "rejects it. Check Mail server (host and port 25, 465 or 587) and ask the network "
-            "administrator whether outgoing connections to that port are allowed."
-        ),
-        "timeout": (
-            "{host} did not answer on port {port} in time ({detail}). The port is probably "
-            "blocked by a firewall (many networks block port 25) or the server is down: try port "
-            "587 with StartTLS or port 465 with SSL, or retry later."
-        ),
-        "connection_lost": (
-            "The connection to {host} was lost before the message was sent ({detail}); nothing "
-            "was delivered. Retry later."
-        ),
-        "host_not_found": (
-            "The mail server name {host} cannot be found ({detail}). Check the spelling of Mail "
-            "server."
-        ),
-        "connection_failed": (
-            "Could not connect to {host} on port {port} ({detail}). Check Mail server and that "
-            "this network can reach it."
-        ),
-        "host_not_allowed": (
-            "{host} points to an internal address (a private, loopback or other non-public "
-            "network), which mail servers named on a card may not use. Name the provider's public "
-            "mail server; an administrator may allow internal servers with "
-            "MAILER_ALLOW_PRIVATE_HOSTS."
-        ),
-    }
+    causes = (
+        MailCause.CONNECTION_REFUSED,
+        MailCause.TIMEOUT,
+        MailCause.CONNECTION_LOST,
+        MailCause.HOST_NOT_FOUND,
+        MailCause.CONNECTION_FAILED,
+        MailCause.HOST_NOT_ALLOWED,
+    )
 
 
 class MailTlsError(MailDeliveryError):
     """The encrypted connection could not be set up as configured; nothing was sent."""
 
-    messages: ClassVar[dict[str, str]] = {
-        "ssl_on_starttls_port": (
-            "SSL was chosen, but {host} on port {port} starts unencrypted (a StartTLS port), so "
-            "the SSL handshake failed ({detail}). Choose StartTLS / SSL / TLS for this port, or "
-            "use port 465 with SSL."
-        ),
-        "plaintext_on_ssl_port": (
-            "{host} on port {port} expects SSL from the first byte (implicit TLS) and never "
-            "greeted the unencrypted connection. Choose SSL for port 465."
-        ),
-        "starttls_not_offered": (
-            "StartTLS was chosen, but {host} on port {port} does not offer STARTTLS, so the "
-            "connection cannot be encrypted; nothing was sent, no password either. Use port 465 "
-            "with SSL if the server supports it, or ask its administrator to enable STARTTLS."
-        ),
-        "encryption_required": (
-            "{host} accepts this only over an encrypted connection: choose StartTLS / SSL / TLS "
-            "(port 587 or 25) or SSL (port 465).{said}"
-        ),
-        "certificate_untrusted": (
-            "The certificate of {host} is not trusted ({detail}); nothing was sent. The server "
-            "needs a certificate from a public certificate authority, or the platform "
-            "administrator adds the issuing CA to MAILER_CA_BUNDLE."
-        ),
-        "certificate_hostname_mismatch": (
-            "The certificate of the server is issued for another name than {host} ({detail}); "
-            "nothing was sent. Enter the host name the provider documents (for example "
-            "smtp.gmail.com) in Mail server, not an IP address or an alias."
-        ),
-        "tls_failed": (
-            "The encrypted connection to {host} on port {port} failed ({detail}). Check SSL/TLS: "
-            "SSL for port 465, StartTLS / SSL / TLS for ports 587 and 25."
-        ),
-    }
+    causes = (
+        MailCause.SSL_ON_STARTTLS_PORT,
+        MailCause.PLAINTEXT_ON_SSL_PORT,
+        MailCause.STARTTLS_NOT_OFFERED,
+        MailCause.ENCRYPTION_REQUIRED,
+        MailCause.CERTIFICATE_UNTRUSTED,
+        MailCause.CERTIFICATE_HOSTNAME_MISMATCH,
+        MailCause.TLS_FAILED,
+    )
 
 
 class MailAuthError(MailDeliveryError):
     """The server did not accept the card's credentials."""
 
-    messages: ClassVar[dict[str, str]] = {
-        "auth_required": (
-            "{host} requires authentication: fill in Username and Password on the card (for "
-            "Microsoft 365, choose Microsoft 365 OAUTH).{said}"
-        ),
-        "auth_not_offered": (
-            "A username is set, but {host} on port {port} offers no usable authentication on this "
-            "connection ({detail}). Many servers offer it only on an encrypted connection: choose "
-            "StartTLS (port 587) or SSL (port 465), or clear Username if the server needs none."
-        ),
-        "auth_rejected": (
-            "{host} rejected the username or password. Check Username (usually the full e-mail "
-            "address) and Password on the card.{said}"
-        ),
-        "gmail_app_password_required": (
-            "Gmail rejected the password: Gmail accepts only an app password here. Turn on "
-            "2-Step Verification, create an app password (Google account → Security → App "
-            "passwords) and enter its 16 characters as Password (spaces are removed)."
-        ),
-        "m365_smtp_auth_disabled": (
-            "Microsoft 365 refused SMTP sign-in for this mailbox (5.7.139): Authenticated SMTP is "
-            "disabled. Enable it in the Microsoft 365 Admin Center → Users → Active users → the "
-            "user → Mail → Manage email apps → Authenticated SMTP (your administrator may have to "
-            "allow it for the whole organisation)."
-        ),
-        "m365_basic_auth_retired": (
-            "Microsoft 365 no longer accepts a username and password for SMTP (basic "
-            "authentication is retired). Choose Microsoft 365 OAUTH as Mail sender and click "
-            "Authenticate Microsoft 365."
-        ),
-        "m365_send_as_denied": (
-            "Microsoft 365 refused to send as this From address (554 5.2.252 SendAsDenied): the "
-            "mailbox that signed in has no Send As right for it. In the Exchange admin center give "
-            "that (global) mailbox Send As rights for the user's address (Recipients → Mailboxes "
-            "→ the user → Delegation → Send As), or authenticate Microsoft 365 on the user's own "
-            "card."
-        ),
-    }
+    causes: ClassVar[tuple[MailCause, ...]] = (
+        MailCause.AUTH_REQUIRED,
+        MailCause.AUTH_NOT_OFFERED,
+        MailCause.AUTH_REJECTED,
+        MailCause.GMAIL_APP_PASSWORD_REQUIRED,
+        MailCause.M365_SMTP_AUTH_DISABLED,
+        MailCause.M365_BASIC_AUTH_RETIRED,
+        MailCause.M365_SEND_AS_DENIED,
+    )
 
 
 class XOAuth2Error(MailAuthError):
     """Microsoft 365 refused the OAuth token; the decoded 334 challenge says why."""
 
-    messages: ClassVar[dict[str, str]] = {
-        "xoauth2_rejected": (
-            "Microsoft 365 refused the sign-in token ({detail}). Click Authenticate Microsoft 365 "
-            "on the card again; if it keeps failing, check that the mailbox has Authenticated "
-            "SMTP enabled (Admin Center → Users → Active users → Mail → Manage email apps)."
-        ),
-    }
+    causes = (MailCause.XOAUTH2_REJECTED,)
 
     def __init__(
         self,
-        cause: str = "xoauth2_rejected",
+        cause: MailCause | str = MailCause.XOAUTH2_REJECTED,
         *,
         status: str = "",
         schemes: str = "",
@@ -228,90 +160,49 @@ class XOAuth2Error(MailAuthError):
 class MailThrottledError(MailDeliveryError):
     """The server asks to slow down, or the mailbox used up its sending allowance."""
 
+    # quota_exceeded from a 5xx reply is not transient: the allowance resets after hours, so
+    # an automatic retry only repeats the failure (smtp_reply_error passes transient itself).
     transient_default = True
-    messages: ClassVar[dict[str, str]] = {
-        "throttled": (
-            "{host} asked to retry later (busy, or too many messages or connections).{said} "
-            "The message can be sent again later; if this keeps happening, send fewer messages "
-            "at a time."
-        ),
-        # Not transient: the allowance resets after hours, so an automatic retry only repeats
-        # the failure; the user resends the rest when the day's limit has passed.
-        "quota_exceeded": (
-            "The mailbox has used up its sending limit (Microsoft 365: 10,000 recipients a day; "
-            "Gmail: 500 to 2,000).{said} Wait until the limit resets (up to 24 hours), then "
-            "send the remaining messages again."
-        ),
-    }
+    causes = (MailCause.THROTTLED, MailCause.QUOTA_EXCEEDED)
 
 
 class SenderRefusedError(MailDeliveryError):
     """The server refused the envelope sender (MAIL FROM)."""
 
-    messages: ClassVar[dict[str, str]] = {
-        "sender_refused": (
-            "{host} refused the sender address {detail}.{said} The account may send only as "
-            "its own address (or addresses it was given rights to)."
-        ),
-    }
+    causes = (MailCause.SENDER_REFUSED,)
 
 
 class RecipientRefusedError(MailDeliveryError):
     """The server refused a recipient (RCPT TO)."""
 
-    messages: ClassVar[dict[str, str]] = {
-        "recipient_refused": ("{host} refused the recipient {recipient}.{said} Check the address."),
-    }
-
-    def _user_message(self) -> str:
-        return super()._user_message() + (_TEMPORARY if self.transient else "")
+    causes = (MailCause.RECIPIENT_REFUSED,)
 
 
 class MessageRefusedError(MailDeliveryError):
     """The server refused the message itself, or answered a step unexpectedly."""
 
-    messages: ClassVar[dict[str, str]] = {
-        "message_refused": "{host} refused the message.{said}",
-        "server_rejected": "{host} answered the {step} step unexpectedly.{said}",
-    }
-
-    def _user_message(self) -> str:
-        return super()._user_message() + (_TEMPORARY if self.transient else "")
+    causes = (MailCause.MESSAGE_REFUSED, MailCause.SERVER_REJECTED)
 
 
 class OutcomeUnknownError(MailDeliveryError):
     """The connection broke after the whole message was sent: it may have been delivered."""
 
-    messages: ClassVar[dict[str, str]] = {
-        "outcome_unknown": (
-            "The connection to {host} was lost after the whole message was sent but before the "
-            "server confirmed it ({detail}). It may have been delivered, so it is not sent again "
-            "automatically: check the Sent folder or ask the recipient before resending."
-        ),
-    }
+    causes = (MailCause.OUTCOME_UNKNOWN,)
 
 
 class InvalidAddressError(MailDeliveryError):
     """An envelope address cannot be used (refused before anything is sent)."""
 
-    messages: ClassVar[dict[str, str]] = {
-        "address_invalid": "The address “{detail}” cannot be used as an envelope address.",
-        "smtputf8_not_supported": (
-            "The address “{detail}” has non-ASCII characters, but {host} does not support "
-            "SMTPUTF8; use an ASCII address."
-        ),
-    }
+    causes = (MailCause.ADDRESS_INVALID, MailCause.SMTPUTF8_NOT_SUPPORTED)
 
 
 class MailSettingsError(MailDeliveryError):
     """The resolved settings are not ready: nothing is sent until they are completed."""
 
-    messages: ClassVar[dict[str, str]] = {
-        "settings_incomplete": "The mail settings are incomplete: {detail}",
-    }
+    causes = (MailCause.SETTINGS_INCOMPLETE,)
 
 
-ERROR_CLASSES: dict[str, type[MailDeliveryError]] = {
+ERROR_CLASSES: dict[MailCause, type[MailDeliveryError]] = {
     cause: cls
     for cls in (
         MailConnectionError,
@@ -326,11 +217,12 @@ ERROR_CLASSES: dict[str, type[MailDeliveryError]] = {
         InvalidAddressError,
         MailSettingsError,
     )
-    for cause in cls.messages
+    for cause in cls.causes
 }
+#: The causes of a failed SMTP delivery (the other MailCause members are raised elsewhere).
 CAUSES = frozenset(ERROR_CLASSES)
 
 
-def delivery_error(cause: str, **kwargs: Any) -> MailDeliveryError:
-    """Return the named error for a cause code."""
-    return ERROR_CLASSES[cause](cause, **kwargs)
+def delivery_error(cause: MailCause | str, **kwargs: Any) -> MailDeliveryError:
+    """Return the named error for a cause code (a code that is no MailCause is refused)."""
+    return ERROR_CLASSES[MailCause(cause)](cause, **kwargs)

@@ -8,6 +8,7 @@ import socket
 
 from django.conf import settings
 
+from mailer.causes import MailCause
 from mailer.exceptions import Step, delivery_error
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -94,12 +95,12 @@ def mail_host_resolve(*, host: str, port: int) -> str:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError) as exc:
             raise delivery_error(
-                "host_not_found", step=Step.CONNECT, host=host, port=port, detail=str(exc)
+                MailCause.HOST_NOT_FOUND, step=Step.CONNECT, host=host, port=port, detail=str(exc)
             ) from None
         candidates = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
     if not candidates:
         raise delivery_error(
-            "host_not_found", step=Step.CONNECT, host=host, port=port, detail="no address"
+            MailCause.HOST_NOT_FOUND, step=Step.CONNECT, host=host, port=port, detail="no address"
         )
     if settings.MAILER_ALLOW_PRIVATE_HOSTS:
         return str(candidates[0])
@@ -110,5 +111,5 @@ def mail_host_resolve(*, host: str, port: int) -> str:
     # The message names the host as typed, never what it resolves to: that would map the
     # internal network for whoever may type a server name.
     raise delivery_error(
-        "host_not_allowed", step=Step.CONNECT, host=host, port=port, transient=False
+        MailCause.HOST_NOT_ALLOWED, step=Step.CONNECT, host=host, port=port, transient=False
     )

@@ -9,25 +9,22 @@ from dataclasses import dataclass
 
 from django.core.mail import EmailMessage, EmailMultiAlternatives, make_msgid
 
+from events.errors import UserFacingError
+from mailer.causes import MailCause
 from mailer.config import PLATFORM, SenderConfig
 from mailer.verp import verp_address_make
 
 _UNSAFE = re.compile(r"[\r\n\x00]")
 
 
-class HeaderInjectionError(ValueError):
+class HeaderInjectionError(UserFacingError, ValueError):
     """A header or address carried CR, LF or NUL (an attempt to add headers or recipients)."""
 
-    transient = False
-    cause = "header_injection"
+    causes = (MailCause.HEADER_INJECTION,)
 
     def __init__(self, field: str) -> None:
         self.field = field
-        self.user_message = (
-            f"The {field} contains a line break, which could inject mail headers; remove the "
-            "line break and send again."
-        )
-        super().__init__(self.user_message)
+        super().__init__(MailCause.HEADER_INJECTION, params={"field": field})
 
 
 def header_value_check(field: str, value: str) -> str:

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from django.core.cache import cache
 from django.core.mail import EmailMessage
 
+from events.errors import UserFacingError
+from mailer.causes import MailCause
 from mailer.config import CardSettings, SenderConfig, sender_config_resolve
 from mailer.events import mail_event_record_failure
 from mailer.exceptions import MailDeliveryError, MailSettingsError
@@ -22,7 +24,7 @@ from users.models import MailSender, SystemSettings, UserCard
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-#: The errors a sending boundary catches; each has `cause`, `user_message` and `transient`.
+#: The errors a sending boundary catches: each is a UserFacingError (cause, message, transient).
 SEND_ERRORS = (MailDeliveryError, HeaderInjectionError, M365AuthError)
 SendError = MailDeliveryError | HeaderInjectionError | M365AuthError
 
@@ -68,7 +70,7 @@ def mail_transport_get(*, config: SenderConfig, timeout: float | None = None) ->
     """
     if not config.ready or config.port is None:
         raise MailSettingsError(
-            "settings_incomplete",
+            MailCause.SETTINGS_INCOMPLETE,
             host=config.host,
             port=config.port,
             detail="; ".join(config.missing),
@@ -127,17 +129,14 @@ class MailTestResult:
     config: SenderConfig | None = None
 
 
-class MailTestRateLimitedError(Exception):
+class MailTestRateLimitedError(UserFacingError):
     """Too many test e-mails in a short time from one card."""
 
-    cause = "test_mail_rate_limited"
-    transient = True
+    causes = (MailCause.TEST_MAIL_RATE_LIMITED,)
+    transient_default = True
 
     def __init__(self) -> None:
-        self.user_message = (
-            f"At most {TEST_MAIL_LIMIT} test e-mails a minute: wait a minute and try again."
-        )
-        super().__init__(self.user_message)
+        super().__init__(MailCause.TEST_MAIL_RATE_LIMITED, params={"limit": TEST_MAIL_LIMIT})
 
 
 def _test_mail_rate_check(card: UserCard) -> None:

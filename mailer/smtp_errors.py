@@ -6,6 +6,7 @@ import re
 import socket
 import ssl
 
+from mailer.causes import MailCause
 from mailer.exceptions import MailDeliveryError, Step, delivery_error
 from users.providers import is_gmail_host, is_microsoft_365_host
 
@@ -29,29 +30,31 @@ def enhanced_status(reply: str) -> str:
     return match.group(0) if match else ""
 
 
-def _provider_cause(*, code: int, reply: str, step: str, host: str, mechanism: str) -> str | None:
+def _provider_cause(
+    *, code: int, reply: str, step: str, host: str, mechanism: str
+) -> MailCause | None:
     """Return the cause of a reply that a provider explains with its own codes, or None."""
     status = enhanced_status(reply)
     gmail = is_gmail_host(host) or bool(_GMAIL_REPLY.search(reply))
     m365 = is_microsoft_365_host(host) or bool(_M365_REPLY.search(reply))
     if status == "5.7.30":
-        return "m365_basic_auth_retired"
+        return MailCause.M365_BASIC_AUTH_RETIRED
     if status == "5.7.139":
-        return "m365_smtp_auth_disabled"
+        return MailCause.M365_SMTP_AUTH_DISABLED
     if status == "5.2.252" or "sendasdenied" in reply.lower():
-        return "m365_send_as_denied"
+        return MailCause.M365_SEND_AS_DENIED
     if _SENDING_QUOTA.search(reply) or (gmail and status == "5.4.5"):
-        return "quota_exceeded"
+        return MailCause.QUOTA_EXCEEDED
     if step == Step.AUTH and code >= 500:
         if mechanism == "XOAUTH2":
-            return "xoauth2_rejected"
+            return MailCause.XOAUTH2_REJECTED
         # Gmail: 534 5.7.9 "Application-specific password required", 535 5.7.8 "Username and
         # Password not accepted", 534 5.7.14 "Please log in with your web browser".
         if gmail and status in ("5.7.9", "5.7.8", "5.7.14"):
-            return "gmail_app_password_required"
+            return MailCause.GMAIL_APP_PASSWORD_REQUIRED
         if m365 and status == "5.7.3":
             # "535 5.7.3 Authentication unsuccessful" to a password since basic auth retired.
-            return "m365_basic_auth_retired"
+            return MailCause.M365_BASIC_AUTH_RETIRED
     return None
 
 
@@ -72,22 +75,22 @@ def smtp_reply_error(
     if cause is None:
         if code == 538 or (code == 530 and "starttls" in reply.lower()):
             # 530 "Must issue a STARTTLS command first", 538 "Encryption required" (RFC 4954).
-            cause = "encryption_required"
+            cause = MailCause.ENCRYPTION_REQUIRED
         elif code == 530:
-            cause = "auth_required"
+            cause = MailCause.AUTH_REQUIRED
         elif step == Step.RCPT and code >= 400:
-            cause = "recipient_refused"
+            cause = MailCause.RECIPIENT_REFUSED
         elif transient:
             # 421 "closing channel", 4.3.2 "system not accepting messages" and every other 4xx.
-            cause = "throttled"
+            cause = MailCause.THROTTLED
         elif step == Step.AUTH and code >= 500:
-            cause = "auth_rejected"
+            cause = MailCause.AUTH_REJECTED
         elif step == Step.MAIL and code >= 500:
-            cause = "sender_refused"
+            cause = MailCause.SENDER_REFUSED
         elif step == Step.DATA and code >= 500:
-            cause = "message_refused"
+            cause = MailCause.MESSAGE_REFUSED
         else:
-            cause = "server_rejected"
+            cause = MailCause.SERVER_REJECTED
     return delivery_error(
         cause,
         step=step,
@@ -97,7 +100,7 @@ def smtp_reply_error(
         host=host,
         port=port,
         transient=transient,
-        detail=sender if cause == "sender_refused" else "",
+        detail=sender if cause == MailCause.SENDER_REFUSED else "",
     )
 
 
@@ -108,18 +111,24 @@ def tls_error(
     if isinstance(exc, ssl.SSLCertVerificationError):
         detail = (exc.verify_message or str(exc.reason or exc)).rstrip(".")
         if exc.verify_code in _X509_HOSTNAME_MISMATCH:
-            cause = "certificate_hostname_mismatch"
+            cause = MailCause.CERTIFICATE_HOSTNAME_MISMATCH
         else:
-            cause = "certificate_untrusted"
+            cause = MailCause.CERTIFICATE_UNTRUSTED
             if exc.verify_code == _X509_EXPIRED:
                 detail = "the certificate has expired"
         return delivery_error(cause, step=step, host=host, port=port, detail=detail)
     text = f"{exc.reason or ''} {exc}".lower()
     if ssl_tls == "ssl" and any(marker in text for marker in _PLAINTEXT_PEER):
         return delivery_error(
-            "ssl_on_starttls_port", step=step, host=host, port=port, detail=str(exc.reason or exc)
+            MailCause.SSL_ON_STARTTLS_PORT,
+            step=step,
+            host=host,
+            port=port,
+            detail=str(exc.reason or exc),
         )
-    return delivery_error("tls_failed", step=step, host=host, port=port, detail=str(exc.reason))
+    return delivery_error(
+        MailCause.TLS_FAILED, step=step, host=host, port=port, detail=str(exc.reason)
+    )
 
 
 def network_error(
@@ -141,21 +150,21 @@ def network_error(
         # EAI_AGAIN is a resolver hiccup; "name unknown" will not fix itself.
         transient = exc.errno == socket.EAI_AGAIN
         return delivery_error(
-            "host_not_found", transient=transient, detail=exc.strerror or str(exc), **common
+            MailCause.HOST_NOT_FOUND, transient=transient, detail=exc.strerror or str(exc), **common
         )
     if isinstance(exc, ConnectionRefusedError):
-        return delivery_error("connection_refused", **common)
+        return delivery_error(MailCause.CONNECTION_REFUSED, **common)
     if isinstance(exc, TimeoutError):
         if phase == "banner":
             if port == 465 and ssl_tls != "ssl":
                 # An implicit-TLS server waits for our TLS hello; we wait for its greeting.
-                return delivery_error("plaintext_on_ssl_port", **common)
+                return delivery_error(MailCause.PLAINTEXT_ON_SSL_PORT, **common)
             return delivery_error(
-                "timeout", detail="connected, but the server sent no greeting", **common
+                MailCause.TIMEOUT, detail="connected, but the server sent no greeting", **common
             )
         what = "connecting" if phase == "tcp" else f"waiting at step {step}"
-        return delivery_error("timeout", detail=f"no answer while {what}", **common)
+        return delivery_error(MailCause.TIMEOUT, detail=f"no answer while {what}", **common)
     detail = exc.strerror or str(exc) or type(exc).__name__
     if phase == "tcp":
-        return delivery_error("connection_failed", detail=detail, **common)
-    return delivery_error("connection_lost", detail=detail, **common)
+        return delivery_error(MailCause.CONNECTION_FAILED, detail=detail, **common)
+    return delivery_error(MailCause.CONNECTION_LOST, detail=detail, **common)

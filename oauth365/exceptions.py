@@ -1,20 +1,24 @@
-"""Named Microsoft 365 sign-in and token errors: each knows its message, its fix, if transient."""
+"""Named Microsoft 365 sign-in and token errors: each carries its cause (an M365Cause)."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from events.errors import UserFacingError
+from oauth365.causes import M365Cause
 
-class M365AuthError(Exception):
-    """A Microsoft 365 sign-in or token request failed; `user_message` says why and the fix."""
 
-    cause: ClassVar[str] = "m365_error"
-    transient_default: ClassVar[bool] = False
-    message: ClassVar[str] = (
-        "Microsoft 365 answered with an unexpected error{code}. Click Authenticate Microsoft 365 "
-        "to try again; if it persists, an administrator should look up the code at "
-        "https://login.microsoftonline.com/error."
-    )
+class M365AuthError(UserFacingError):
+    """A Microsoft 365 sign-in or token request failed; `message` says why and the fix.
+
+    Each class stands for one cause. `error` and `code` are the OAuth error and the AADSTS
+    code when the identity provider named them; `description` is its free text, kept for logs
+    and never shown (it carries trace and correlation ids).
+    """
+
+    causes: ClassVar[tuple[M365Cause, ...]] = (M365Cause.UNEXPECTED,)
+
+    cause: M365Cause
 
     def __init__(
         self,
@@ -28,155 +32,95 @@ class M365AuthError(Exception):
         self.error = error
         self.code = code  # the AADSTS code, when the identity provider named one
         self.description = description
-        self.transient = self.transient_default if transient is None else transient
-        self.context = context
-        self.user_message = self._user_message()
-        super().__init__(self.user_message)
-
-    def _user_message(self) -> str:
-        label = self.code or self.error
-        values = {"code": f" ({label})" if label else "", **self.context}
-        return self.message.format_map(_Blank(values))
-
-
-class _Blank(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        return ""
+        cause = self.causes[0]
+        # Callers pass what any cause might name (msal_error passes the redirect URI to all).
+        named = {key: value for key, value in context.items() if key in cause.placeholders}
+        super().__init__(cause, params={"code": code or error} | named, transient=transient)
 
 
 class ConsentDeclinedError(M365AuthError):
-    cause = "m365_consent_declined"
-    message = (
-        "The sign-in was cancelled or the permission to send mail was refused{code}. Click "
-        "Authenticate Microsoft 365 again and accept. If your organisation lets only "
-        "administrators consent, a Microsoft 365 administrator must grant it: Entra admin center "
-        "→ Enterprise applications → this app → Permissions → Grant admin consent."
-    )
+    """The user cancelled the sign-in or refused the permission."""
+
+    causes = (M365Cause.CONSENT_DECLINED,)
 
 
 class AdminConsentRequiredError(M365AuthError):
-    cause = "m365_admin_consent_required"
-    message = (
-        "Your organisation requires an administrator to approve this app{code}. A Microsoft 365 "
-        "administrator must grant consent: Entra admin center → Enterprise applications → this "
-        "app → Permissions → Grant admin consent; then click Authenticate Microsoft 365 again."
-    )
+    """The organisation lets only administrators consent."""
+
+    causes = (M365Cause.ADMIN_CONSENT_REQUIRED,)
 
 
 class RedirectUriMismatchError(M365AuthError):
-    cause = "m365_redirect_uri_mismatch"
-    message = (
-        "Microsoft 365 does not accept this site's redirect URI{code}. An administrator must add "
-        "exactly {redirect_uri} as a Web redirect URI of the app registration (Entra admin "
-        "center → App registrations → the app → Authentication), or set OAUTH365_REDIRECT_URI "
-        "to the URI registered there."
-    )
+    """The app registration does not list this site's redirect URI."""
+
+    causes = (M365Cause.REDIRECT_URI_MISMATCH,)
 
 
 class WrongTenantError(M365AuthError):
-    cause = "m365_wrong_tenant"
-    message = (
-        "The account you signed in with belongs to an organisation this app does not serve"
-        "{code}. Sign in with your work account of the right organisation. An administrator "
-        "can allow other organisations by making the app registration multi-tenant and setting "
-        "OAUTH365_AUTHORITY to https://login.microsoftonline.com/organizations, or set it to "
-        "your own tenant."
-    )
+    """The account belongs to an organisation the app does not serve."""
+
+    causes = (M365Cause.WRONG_TENANT,)
 
 
 class UnauthorizedClientError(M365AuthError):
-    cause = "m365_unauthorized_client"
-    message = (
-        "Microsoft 365 does not know this app or does not allow it here{code}. An administrator "
-        "should check that OAUTH365_CLIENT_ID is the Application (client) ID of the app "
-        "registration, that the app is registered in (or available to) your tenant, and that "
-        "it has the delegated permission SMTP.Send."
-    )
+    """The identity provider does not know or allow the app."""
+
+    causes = (M365Cause.UNAUTHORIZED_CLIENT,)
 
 
 class InvalidClientSecretError(M365AuthError):
-    cause = "m365_invalid_client_secret"
-    message = (
-        "Microsoft 365 refused the app's client secret{code}. An administrator must create a new "
-        "client secret (Entra admin center → App registrations → the app → Certificates & "
-        "secrets) and set OAUTH365_CLIENT_SECRET to its Value (not its Secret ID)."
-    )
+    """The app's client secret is wrong or expired."""
+
+    causes = (M365Cause.INVALID_CLIENT_SECRET,)
 
 
 class InvalidScopeError(M365AuthError):
-    cause = "m365_invalid_scope"
-    message = (
-        "Microsoft 365 refused the permission SMTP.Send{code}. An administrator must add the "
-        "delegated permission Office 365 Exchange Online → SMTP.Send to the app registration "
-        "(API permissions) and grant consent."
-    )
+    """The app registration lacks the permission SMTP.Send."""
+
+    causes = (M365Cause.INVALID_SCOPE,)
 
 
 class ReauthenticationRequiredError(M365AuthError):
-    cause = "m365_reauth_needed"
-    message = (
-        "Microsoft 365 needs you to sign in again: the consent expired or was revoked{code}. "
-        "Click Authenticate Microsoft 365 on the user card{card} to authenticate again."
-    )
+    """The consent expired or was revoked: the user signs in again."""
 
-    def _user_message(self) -> str:
-        card = self.context.get("card", "")
-        self.context["card"] = f" {card}" if card else ""
-        return super()._user_message()
+    causes = (M365Cause.REAUTH_NEEDED,)
 
 
 class IdentityProviderUnavailableError(M365AuthError):
-    cause = "m365_unavailable"
+    """The identity provider could not be reached or was busy."""
+
     transient_default = True
-    message = (
-        "Microsoft 365 sign-in could not be reached or was temporarily unavailable{code}. Try "
-        "again in a few minutes."
-    )
+    causes = (M365Cause.UNAVAILABLE,)
 
 
 class IdentityProviderCertificateError(M365AuthError):
-    cause = "m365_certificate_untrusted"
-    message = (
-        "The certificate of the Microsoft 365 sign-in server {host} is not trusted{code}. If a "
-        "proxy or private authority signs it, an administrator must add that CA certificate "
-        "(PEM) to the file named by MAILER_CA_BUNDLE; the system's trusted CAs stay in use."
-    )
+    """The identity provider's certificate is not trusted."""
+
+    causes = (M365Cause.CERTIFICATE_UNTRUSTED,)
 
 
 class AuthorityDiscoveryError(M365AuthError):
-    cause = "m365_authority_unknown"
-    message = (
-        "The Microsoft 365 authority {authority} could not be used{code}. An administrator should "
-        "set OAUTH365_AUTHORITY to https://login.microsoftonline.com/organizations, to "
-        "https://login.microsoftonline.com/<your tenant id>, or to your national cloud's "
-        "sign-in address."
-    )
+    """OAUTH365_AUTHORITY cannot be used."""
+
+    causes = (M365Cause.AUTHORITY_UNKNOWN,)
 
 
 class FlowRefusedError(M365AuthError):
-    cause = "m365_flow_refused"
-    message = (
-        "This sign-in could not be matched to one you started here: it expired after 10 minutes, "
-        "was already used, or was started by another user. Nothing was saved. Click "
-        "Authenticate Microsoft 365 again."
-    )
+    """The callback matches no sign-in started in this session."""
+
+    causes = (M365Cause.FLOW_REFUSED,)
 
 
 class MailboxAlreadyLinkedError(M365AuthError):
-    cause = "m365_mailbox_linked"
-    message = (
-        "The Microsoft 365 mailbox {account} is already linked to user card {other_card}. "
-        "Nothing was saved. Sign in with your own mailbox, or have it disconnected from card "
-        "{other_card} first (an administrator can do that)."
-    )
+    """The mailbox is already linked to another card."""
+
+    causes = (M365Cause.MAILBOX_LINKED,)
 
 
 class NotAuthenticatedError(M365AuthError):
-    cause = "m365_not_authenticated"
-    message = (
-        "Microsoft 365 is not authenticated for user card {card}. Click Authenticate Microsoft "
-        "365 on the card."
-    )
+    """The card has no Microsoft 365 token."""
+
+    causes = (M365Cause.NOT_AUTHENTICATED,)
 
 
 # AADSTS codes are more specific than OAuth error codes, so they are looked up first.

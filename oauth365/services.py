@@ -17,6 +17,7 @@ from django.views.decorators.debug import sensitive_variables
 from events.models import EventKind
 from events.selectors import event_recorded_since
 from events.services import event_record
+from oauth365.causes import M365Cause
 from oauth365.client import SCOPES, msal_app_build, msal_call, msal_error
 from oauth365.exceptions import (
     M365AuthError,
@@ -174,7 +175,7 @@ REFRESH_TOKEN_IDLE_LIFETIME = timedelta(days=90)
 KEEP_FRESH_AFTER = timedelta(days=7)
 #: Users are warned this long before an unrefreshed consent lapses.
 CONSENT_WARNING_BEFORE = timedelta(days=14)
-CONSENT_EXPIRING_CAUSE = "m365_consent_expiring"
+CONSENT_EXPIRING_CAUSE = M365Cause.CONSENT_EXPIRING
 
 
 def m365_idle_card_ids(*, now: datetime) -> list[int]:
@@ -201,17 +202,17 @@ def m365_consent_lapse_warn(*, now: datetime) -> int:
             continue
         if event_recorded_since(card=connection.card, cause=CONSENT_EXPIRING_CAUSE, since=last):
             continue
-        lapses = (last + REFRESH_TOKEN_IDLE_LIFETIME).date().isoformat()
+        params = {
+            "account": connection.account or connection.card.code,
+            "lapses": (last + REFRESH_TOKEN_IDLE_LIFETIME).date().isoformat(),
+            "since": last.date().isoformat(),
+        }
         event_record(
             card=connection.card,
             kind=EventKind.REAUTH_NEEDED,
             cause=CONSENT_EXPIRING_CAUSE,
-            message=(
-                f"The Microsoft 365 consent of {connection.account or connection.card.code} "
-                f"lapses on {lapses}: its token could not be refreshed since "
-                f"{last.date().isoformat()}. Click Authenticate Microsoft 365 on the user card "
-                "to authenticate again before then."
-            ),
+            params=params,
+            message=CONSENT_EXPIRING_CAUSE.render(params),
         )
         warned += 1
     return warned
@@ -283,6 +284,10 @@ def _on_reauth_needed(card: UserCard, error: ReauthenticationRequiredError) -> N
     those sending with this card's token); the user resumes them after authenticating again.
     """
     event_record(
-        card=card, kind=EventKind.REAUTH_NEEDED, cause=error.cause, message=error.user_message
+        card=card,
+        kind=EventKind.REAUTH_NEEDED,
+        cause=error.cause,
+        params=error.params,
+        message=error.message,
     )
     m365_consent_lost.send(sender=M365Connection, card=card, reason=error.user_message)

@@ -11,6 +11,7 @@ from typing import Protocol, runtime_checkable
 
 from django.views.decorators.debug import sensitive_variables
 
+from mailer.causes import MailCause
 from mailer.exceptions import MailDeliveryError, Step, XOAuth2Error
 from mailer.transport.connection import Connection, ConnectionLostError
 
@@ -66,7 +67,7 @@ def _mechanisms(connection: Connection) -> list[str]:
 
 
 def _not_offered(connection: Connection, detail: str) -> MailDeliveryError:
-    error = connection.endpoint.error("auth_not_offered", step=Step.AUTH, detail=detail)
+    error = connection.endpoint.error(MailCause.AUTH_NOT_OFFERED, step=Step.AUTH, detail=detail)
     return connection.fail(Step.AUTH, error)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail.utils import DNS_NAME
 
+from mailer.causes import MailCause
 from mailer.exceptions import MailDeliveryError, Step, delivery_error
 from mailer.smtp_errors import network_error, smtp_reply_error, tls_error
 from mailer.transport.transcript import Transcript
@@ -71,7 +72,7 @@ class Endpoint:
     port: int
     ssl_tls: str
 
-    def error(self, cause: str, *, step: str, **context: Any) -> MailDeliveryError:
+    def error(self, cause: MailCause, *, step: str, **context: Any) -> MailDeliveryError:
         return delivery_error(cause, step=step, host=self.host, port=self.port, **context)
 
     def reply_error(
@@ -245,7 +246,7 @@ class Connection:
         smtp, endpoint = self.smtp, self.endpoint
         if not smtp.has_extn("starttls"):
             # Never fall back to plaintext: the password and the message would travel in clear.
-            raise self.fail(Step.TLS, endpoint.error("starttls_not_offered", step=Step.TLS))
+            raise self.fail(Step.TLS, endpoint.error(MailCause.STARTTLS_NOT_OFFERED, step=Step.TLS))
         try:
             code, reply = smtp.starttls(context=smtp.context)
         except smtplib.SMTPResponseException as exc:

@@ -7,6 +7,7 @@ import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from mailer.causes import MailCause
 from mailer.exceptions import InvalidAddressError, MailDeliveryError, OutcomeUnknownError, Step
 from mailer.transport.connection import (
     Connection,
@@ -73,7 +74,7 @@ def address_check(
     """Refuse an envelope address that could smuggle a command (CR, LF, NUL, brackets, space)."""
     if (not address and not allow_empty) or _UNSAFE_ADDRESS.search(address):
         raise InvalidAddressError(
-            "address_invalid",
+            MailCause.ADDRESS_INVALID,
             step=step,
             host=endpoint.host,
             port=endpoint.port,
@@ -96,7 +97,7 @@ def mail_options(
             continue
         if not smtp.has_extn("smtputf8"):
             raise InvalidAddressError(
-                "smtputf8_not_supported",
+                MailCause.SMTPUTF8_NOT_SUPPORTED,
                 step=Step.RCPT if address in recipients else Step.MAIL,
                 host=connection.endpoint.host,
                 port=connection.endpoint.port,
@@ -158,7 +159,7 @@ def transaction(
         connection.drop()
         reason = os_error(exc)
         raise OutcomeUnknownError(
-            "outcome_unknown",
+            MailCause.OUTCOME_UNKNOWN,
             step=Step.DATA,
             host=endpoint.host,
             port=endpoint.port,

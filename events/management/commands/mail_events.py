@@ -35,4 +35,4 @@ class Command(BaseCommand):
                 f"{event.created_at:%Y-%m-%d %H:%M:%S}  {event.user_code:<10} {event.kind:<13} "
                 f"{event.cause:<24} {event.recipient}"
             )
-            self.stdout.write(f"    {event.message}")
+            self.stdout.write(f"    {event.text}")
