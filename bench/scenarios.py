@@ -28,7 +28,7 @@ from bench.parameters import (
     SINK_PORT,
 )
 from directo_mail.testing.worker import CeleryWorker
-from massmail import limits as mailer_limits
+from massmail import limits as massmail_limits
 from massmail.models import MassMailJob, OutgoingMail
 from users.models import UserCard
 
@@ -126,7 +126,7 @@ def database_reset(bench: Bench) -> None:
     data.table_truncate(OutgoingMail, MassMailJob, PostOfficeLog, PostOfficeAttachment)
     data.table_truncate(PostOfficeEmail)
     redis.Redis.from_url(bench.args.redis).flushdb()
-    mailer_limits._store_for.cache_clear()
+    massmail_limits._store_for.cache_clear()
 
 
 def _invoices(
