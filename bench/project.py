@@ -2,8 +2,8 @@
 
 Workers are `celery -A directo_mail worker` subprocesses (directo_mail.testing.worker, as in
 tests/massmail), count their database statements into files (bench.counting) and are sampled
-for memory from /proc. A job is created with `massmail_job_create`, as `massmail_invoices --ids`
-does, and is timed until the worker marks it finished.
+for memory from /proc. A job is created with `invoices_mass_mail_start`, as
+`massmail_invoices --ids` does, and is timed until the worker marks it finished.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from django.db import connection
 
 from bench.counting import ENV_DIRECTORY, statements_total
 from directo_mail.testing.worker import CeleryWorker
-from massmail.jobs import massmail_job_create
+from invoices.mailing import invoices_mass_mail_start
 from massmail.models import JobStatus, MassMailJob, OutgoingMail
 from users.models import UserCard
 
@@ -123,7 +123,7 @@ def job_run(
     enqueue = [0]
     started = time.time()
     with connection.execute_wrapper(_count_statements(enqueue)):
-        job = massmail_job_create(card=card, invoice_ids=invoice_ids, created_by="bench")
+        job = invoices_mass_mail_start(card=card, invoice_ids=invoice_ids, created_by="bench")
     deadline = time.monotonic() + timeout
     while True:
         row = MassMailJob.objects.filter(pk=job.pk).values("status", "finished_at").get()
@@ -156,12 +156,12 @@ def job_run(
 
 
 def enqueue_time(*, card: UserCard) -> dict[str, Any]:
-    """Time `massmail_job_create` over all of the card's unsent invoices; then drop the job.
+    """Time `invoices_mass_mail_start` over all of the card's unsent invoices; then drop the job.
 
     Run while no worker listens: the dispatch tasks it queues are purged with the broker.
     """
     started = time.perf_counter()
-    job = massmail_job_create(card=card, all_unsent=True, created_by="bench-enqueue")
+    job = invoices_mass_mail_start(card=card, all_unsent=True, created_by="bench-enqueue")
     elapsed = time.perf_counter() - started
     rows = OutgoingMail.objects.filter(job=job).count()
     with connection.cursor() as cursor:

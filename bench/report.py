@@ -239,7 +239,7 @@ def _measurement_lines(results: dict[str, Any]) -> list[str]:
     memory, enqueue, limited = results["memory"], results["enqueue"], results["rate_limited"]
     build = results["project_build_rate_one_process"]
     return [
-        f"- Enqueue: `massmail_job_create` over {enqueue['messages']:,} invoices took "
+        f"- Enqueue: `invoices_mass_mail_start` over {enqueue['messages']:,} invoices took "
         f"{enqueue['seconds']:.2f} s.",
         f"- Worker memory: peak RSS {memory['peak_kb_per_process'] / 1024:.0f} MB per process "
         f"({memory['peak_kb_all_processes'] / 1024:.0f} MB for the worker and its pool); over a "

@@ -23,6 +23,7 @@ from deliverability.spf import (
     Lookup,
     spf_check,
 )
+from mailer.services import sender_config_get
 from users.models import MailSender
 from users.providers import PRESETS_BY_KEY, ProviderPreset
 
@@ -244,8 +245,6 @@ def card_diagnostics_get(*, card: UserCard) -> Diagnostics | None:
     """Diagnose the card's e-mail domain for its resolved mode; None when it has no e-mail."""
     if "@" not in card.email:
         return None
-    from mailer.services import sender_config_get
-
     try:
         mode = sender_config_get(card=card).mode
     except ImproperlyConfigured:

@@ -22,10 +22,10 @@ from invoices.documents import (
     InvoiceTemplateError,
     invoice_template_check,
 )
+from invoices.mailing import invoices_mass_mail_start
 from invoices.models import Invoice, InvoiceAttachment, InvoiceLine
 from invoices.services import invoice_totals_recompute
 from massmail.conf import MassMailRefusedError
-from massmail.jobs import massmail_job_create
 
 
 class InvoiceLineInline(admin.TabularInline):
@@ -161,7 +161,7 @@ class InvoiceAdmin(admin.ModelAdmin):
             body = form.cleaned_data["body_template"]
         for card, ids in by_owner.items():
             try:
-                job = massmail_job_create(
+                job = invoices_mass_mail_start(
                     card=card,
                     invoice_ids=ids,
                     subject_template=subject,

@@ -6,3 +6,10 @@ from django.apps import AppConfig
 class InvoicesConfig(AppConfig):
     name = "invoices"
     verbose_name = "Invoices"
+
+    def ready(self) -> None:
+        # Mass mailing learns invoices here: it never imports this app.
+        from invoices.mailing import InvoiceDocuments
+        from massmail.documents import document_kind_register
+
+        document_kind_register(InvoiceDocuments())

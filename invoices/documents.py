@@ -17,6 +17,7 @@ from invoices.pdf import (
     seller_name,
 )
 from mailer.messages import Attachment, message_build
+from massmail.documents import DocumentError
 from users.models import MailAsAttachment
 
 if TYPE_CHECKING:
@@ -58,27 +59,19 @@ _BODY_INTRO = "Below is"
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-class InvoiceTemplateError(ValueError):
+class InvoiceTemplateError(DocumentError, ValueError):
     """A subject or body template is malformed or uses a placeholder that does not exist."""
-
-    transient = False
-    cause = "template_invalid"
 
     def __init__(self, message: str, *, placeholder: str | None = None) -> None:
         self.placeholder = placeholder
-        self.user_message = message
-        super().__init__(message)
+        super().__init__(message, cause="template_invalid")
 
 
-class InvoiceRecipientError(ValueError):
+class InvoiceRecipientError(DocumentError, ValueError):
     """The invoice's customer e-mail address is missing or invalid; only this invoice fails."""
 
-    transient = False
-    cause = "recipient_invalid"
-
     def __init__(self, message: str) -> None:
-        self.user_message = message
-        super().__init__(message)
+        super().__init__(message, cause="recipient_invalid")
 
 
 def invoice_template_check(template: str, *, field: str = "template") -> None:

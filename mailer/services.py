@@ -19,6 +19,7 @@ from mailer.messages import HeaderInjectionError, message_address, message_build
 from mailer.platform import platform_get
 from mailer.transport import SendResult, SmtpTransport, TranscriptStep
 from oauth365.exceptions import M365AuthError
+from oauth365.services import m365_access_token_get
 from users.models import MailSender, SystemSettings, UserCard
 
 if TYPE_CHECKING:
@@ -52,8 +53,6 @@ def sender_config_get(*, card: UserCard) -> SenderConfig:
 def _xoauth2_token_provider(config: SenderConfig) -> Callable[[], str] | None:
     if config.mode != MailSender.M365_OAUTH or config.m365_token_card_id is None:
         return None
-    from oauth365.services import m365_access_token_get
-
     token_card_id = config.m365_token_card_id
 
     def provide() -> str:

@@ -26,13 +26,13 @@ class OutgoingMailInline(admin.TabularInline):
     max_num = 0
     can_delete = False
     show_change_link = True
-    fields = ("invoice", "recipient", "status", "cause", "attempts", "sent_at")
+    fields = ("document_label", "recipient", "status", "cause", "attempts", "sent_at")
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[OutgoingMail]:
         # The first rows only: a job may hold 100,000 of them (the job page pages them all).
         ids = super().get_queryset(request).order_by("id").values_list("id", flat=True)[:50]
-        return OutgoingMail.objects.filter(pk__in=list(ids)).select_related("invoice")
+        return OutgoingMail.objects.filter(pk__in=list(ids))
 
 
 @admin.register(MassMailJob)
@@ -122,13 +122,23 @@ class MassMailJobAdmin(admin.ModelAdmin):
 
 @admin.register(OutgoingMail)
 class OutgoingMailAdmin(admin.ModelAdmin):
-    list_display = ("id", "job", "invoice", "recipient", "status", "cause", "attempts", "sent_at")
+    list_display = (
+        "id",
+        "job",
+        "document_label",
+        "recipient",
+        "status",
+        "cause",
+        "attempts",
+        "sent_at",
+    )
     list_filter = ("status", "cause")
-    list_select_related = ("job", "invoice")
-    search_fields = ("recipient", "message_id", "invoice__number")
+    list_select_related = ("job",)
+    search_fields = ("recipient", "message_id", "document_label")
     readonly_fields = (
         "job",
-        "invoice",
+        "document_id",
+        "document_label",
         "recipient",
         "message_id",
         "status",

@@ -10,5 +10,6 @@ class MassMailConfig(AppConfig):
     verbose_name = "Mass mailing"
 
     def ready(self) -> None:
-        # Registers the start-up checks and connects the signal receivers.
-        from massmail import checks, receivers  # noqa: F401
+        # Registers the start-up checks, connects the signal receivers, registers the tasks
+        # (jobs queue the dispatch task by its name).
+        from massmail import checks, receivers, tasks  # noqa: F401

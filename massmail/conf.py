@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+#: The Celery task names (massmail.tasks); jobs queue the dispatch task by this name.
+DISPATCH_TASK = "massmail.dispatch"
+TICK_TASK = "massmail.tick"
+
 #: name: (default, minimum). Tests and benchmarks shorten leases and speed up retries.
 _DEFAULTS: dict[str, tuple[float, float]] = {
     "MAILER_LEASE_SECONDS": (120.0, 0.5),

@@ -3,7 +3,7 @@
 Per message the database sees two statements: the row becomes "transmitting" right before
 its DATA (conditional on this worker still holding it: a fence against a reaped lease) and
 then gets its outcome. The claim (one UPDATE ... RETURNING with SKIP LOCKED) and loading the
-invoices are per batch.
+documents (through the job's document kind, massmail.documents) are per batch.
 """
 
 from __future__ import annotations
@@ -23,9 +23,6 @@ from django.db import connection
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
-from invoices.documents import InvoiceRecipientError, InvoiceTemplateError, invoice_email_build
-from invoices.models import Invoice
-from invoices.pdf import seller_name
 from mailer.exceptions import (
     MailAuthError,
     MailDeliveryError,
@@ -38,6 +35,7 @@ from mailer.exceptions import (
 from mailer.messages import message_envelope
 from mailer.services import SEND_ERRORS, mail_failure_record, mail_transport_get, sender_config_get
 from massmail.conf import MassMailSettings, massmail_settings
+from massmail.documents import DocumentError, DocumentKind, document_kind_get
 from massmail.jobs import massmail_job_finish_if_done
 from massmail.limits import SenderLimiter, limit_store
 from massmail.models import PENDING_STATUSES, JobStatus, MailStatus, MassMailJob, OutgoingMail
@@ -71,10 +69,17 @@ class Outcome(StrEnum):
 @dataclass(frozen=True)
 class ClaimedRow:
     id: int
-    invoice_id: int
+    document_id: int
     recipient: str
     message_id: str
     attempts: int
+
+
+#: A row whose document was deleted after the job was created.
+DOCUMENT_GONE = DocumentError(
+    "The document was deleted after the job was created; nothing was sent.",
+    cause="document_deleted",
+)
 
 
 class _LeaseLostError(Exception):
@@ -101,7 +106,7 @@ def massmail_claim(*, job_id: int, worker: str, limit: int, lease: float) -> lis
         "AND (status = %s OR (status = %s AND next_attempt_at <= %s)) "
         f"AND EXISTS (SELECT 1 FROM {jobs} WHERE id = %s AND status = %s) "
         f"ORDER BY id LIMIT %s{lock}) "
-        "RETURNING id, invoice_id, recipient, message_id, attempts"
+        "RETURNING id, document_id, recipient, message_id, attempts"
     )
     params: list[Any] = [
         MailStatus.CLAIMED,
@@ -161,6 +166,7 @@ class Dispatcher:
         self.job: MassMailJob
         self.config: SenderConfig
         self.limiter: SenderLimiter
+        self.documents: DocumentKind
         self.transport: SmtpTransport | None = None
 
     # -- the run ----------------------------------------------------------------------------
@@ -171,6 +177,7 @@ class Dispatcher:
         if job is None or job.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
             return Outcome.STOPPED
         self.job = job
+        self.documents = document_kind_get(job.document_kind)
         self.config = sender_config_get(card=job.owner)
         refusal = self.config.mass_mail_refusal()
         if refusal is not None:
@@ -242,41 +249,32 @@ class Dispatcher:
         return None
 
     def _send_batch(self, batch: list[ClaimedRow]) -> Outcome | None:
-        card = self.job.owner
-        invoices = Invoice.objects.filter(pk__in=[row.invoice_id for row in batch])
-        invoices = invoices.prefetch_related(
-            "lines", *(["attachments"] if card.attachments_with_email else [])
-        )
-        by_id = {invoice.pk: invoice for invoice in invoices}
-        company: str | None = None
+        by_id = self.documents.load(card=self.job.owner, ids=[row.document_id for row in batch])
         for index, row in enumerate(batch):
             if not self._job_running():
                 massmail_release(ids=[r.id for r in batch[index:]], worker=self.worker)
                 return Outcome.STOPPED
-            invoice = by_id.get(row.invoice_id)
-            if invoice is None:  # deleted since the claim: its row went with it
+            document = by_id.get(row.document_id)
+            if document is None:
+                self._fail(row, DOCUMENT_GONE, status=MailStatus.FAILED)
                 continue
-            invoice.owner = card
-            if company is None:
-                company = seller_name(invoice)
-            outcome = self._send_one(row, invoice, company)
+            outcome = self._send_one(row, document)
             if outcome is not None:
                 massmail_release(ids=[r.id for r in batch[index + 1 :]], worker=self.worker)
                 return outcome
         return None
 
-    def _send_one(self, row: ClaimedRow, invoice: Invoice, company: str) -> Outcome | None:
+    def _send_one(self, row: ClaimedRow, document: Any) -> Outcome | None:
         try:
-            message = invoice_email_build(
-                invoice=invoice,
+            message = self.documents.message_build(
+                document,
                 config=self.config,
                 subject_template=self.job.subject_template,
                 body_template=self.job.body_template,
                 message_id=row.message_id,
-                company=company,
             )
             envelope_from, recipients, raw = message_envelope(message, self.config)
-        except (InvoiceRecipientError, InvoiceTemplateError, *SEND_ERRORS) as exc:
+        except (DocumentError, *SEND_ERRORS) as exc:
             self._fail(row, exc, status=MailStatus.FAILED)
             return None
         waited = self._rate_wait()

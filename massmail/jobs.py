@@ -8,20 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from celery import current_app
 from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
-from invoices.documents import (
-    DEFAULT_BODY_TEMPLATE,
-    DEFAULT_SUBJECT_TEMPLATE,
-    InvoiceTemplateError,
-    invoice_template_check,
-)
-from invoices.models import Invoice
 from mailer.messages import message_id_make
 from mailer.services import sender_config_get
-from massmail.conf import MassMailRefusedError, massmail_settings
+from massmail.conf import DISPATCH_TASK, MassMailRefusedError, massmail_settings
+from massmail.documents import DocumentError, DocumentKind, document_kind_get
 from massmail.models import (
     ACTIVE_JOB_STATUSES,
     PENDING_STATUSES,
@@ -37,39 +32,38 @@ if TYPE_CHECKING:
 
 _BULK_BATCH = 5000
 CANCELLED_CAUSE = "cancelled"
-CANCELLED_MESSAGE = "The job was cancelled before this invoice was sent; it was not sent."
-#: Invoices that count as mailed (or on their way) for --all-unsent.
-_NOT_UNSENT = (MailStatus.SENT, MailStatus.UNKNOWN, *PENDING_STATUSES)
+CANCELLED_MESSAGE = "The job was cancelled before this message was sent; it was not sent."
 
 
 def massmail_dispatch_enqueue(*, job_id: int, count: int = 1) -> None:
     """Queue `count` dispatch tasks of a job, with the configured time limits."""
-    from massmail.tasks import massmail_dispatch
-
+    # By name: the task module calls the services here, so this module does not import it.
+    task = current_app.tasks[DISPATCH_TASK]
     conf = massmail_settings()
     for _ in range(max(1, count)):
-        massmail_dispatch.apply_async(
+        task.apply_async(
             args=(job_id,),
             time_limit=math.ceil(conf.time_limit),
             soft_time_limit=math.ceil(conf.soft_time_limit),
         )
 
 
-def _templates_check(subject: str, body: str) -> None:
-    try:
-        invoice_template_check(subject, field="subject")
-        invoice_template_check(body, field="body")
-    except InvoiceTemplateError as exc:
-        raise MassMailRefusedError(exc.user_message, cause=exc.cause) from exc
-
-
-_COLUMNS = ("job_id", "invoice_id", "recipient", "message_id", "status", "cause", "user_message")
+_COLUMNS = (
+    "job_id",
+    "document_id",
+    "document_label",
+    "recipient",
+    "message_id",
+    "status",
+    "cause",
+    "user_message",
+)
 
 
 def _rows_insert(rows: list[tuple[Any, ...]]) -> None:
     """Insert outgoing-mail rows in bulk: PostgreSQL's COPY, else bulk_create in batches.
 
-    COPY takes a 100,000-invoice job in about a second where bulk_create's SQL building
+    COPY takes a 100,000-document job in about a second where bulk_create's SQL building
     takes ten (the mass-mail benchmark times the enqueue).
     """
     if connection.vendor != "postgresql":
@@ -89,82 +83,56 @@ def _rows_insert(rows: list[tuple[Any, ...]]) -> None:
             copy.write_row((*row, *defaults))
 
 
-def invoices_unsent(*, card: UserCard) -> Any:
-    """Return the card's invoices that no job has sent, may have sent, or is sending."""
-    mailed = OutgoingMail.objects.filter(invoice=OuterRef("pk"), status__in=_NOT_UNSENT)
-    return Invoice.objects.filter(owner=card).filter(~Exists(mailed))
-
-
 def massmail_job_create(
     *,
     card: UserCard,
-    invoice_ids: Iterable[int] | None = None,
-    all_unsent: bool = False,
+    kind: str,
+    document_ids: Iterable[int] | None = None,
     subject_template: str | None = None,
     body_template: str | None = None,
     created_by: str = "",
 ) -> MassMailJob:
-    """Create a job for the card's invoices: one row each in bulk, dispatch after the commit.
+    """Create a job for the card's documents of one kind (None: every unsent one).
 
-    Refused (MassMailRefusedError) unless the card's resolved settings allow mass mail and are
-    complete. An invoice with an unusable customer address gets a failed row of its own.
+    One row each, in bulk; dispatch starts after the commit. Refused (MassMailRefusedError)
+    unless the card's resolved settings allow mass mail and are complete. A document that
+    cannot be sent as it is (no valid address) gets a failed row of its own.
     """
     config = sender_config_get(card=card)
     refusal = config.mass_mail_refusal()
     if refusal is not None:
         cause = "mass_mail_not_allowed" if not config.mass_mail_allowed else "settings_incomplete"
         raise MassMailRefusedError(refusal, cause=cause)
-    subject = subject_template if subject_template else DEFAULT_SUBJECT_TEMPLATE
-    body = body_template if body_template else DEFAULT_BODY_TEMPLATE
-    _templates_check(subject, body)
-
-    if all_unsent:
-        invoices = invoices_unsent(card=card)
-    else:
-        wanted = {int(pk) for pk in invoice_ids or ()}
-        invoices = Invoice.objects.filter(owner=card, pk__in=wanted)
-    rows = list(invoices.order_by("pk").values_list("pk", "number", "customer_email"))
-    if not all_unsent:
-        foreign = sorted(wanted - {pk for pk, _, _ in rows})
-        if foreign:
-            shown = ", ".join(map(str, foreign[:20])) + (" …" if len(foreign) > 20 else "")
-            raise MassMailRefusedError(
-                f"Invoices {shown} do not exist or are not invoices of {card.code}; a job mails "
-                "one user's invoices through that user's settings.",
-                cause="invoices_not_owned",
-            )
-    if not rows:
-        raise MassMailRefusedError(
-            f"There are no invoices to mail for {card.code}.", cause="no_invoices"
-        )
+    documents = document_kind_get(kind)
+    subject = subject_template or documents.default_subject
+    body = body_template or documents.default_body
+    rows = _rows_or_refuse(documents, card=card, subject=subject, body=body, ids=document_ids)
 
     with transaction.atomic():
         job = MassMailJob.objects.create(
             owner=card,
+            document_kind=kind,
             subject_template=subject,
             body_template=body,
             total=len(rows),
             created_by=created_by[:150],
         )
-        mails: list[tuple[Any, ...]] = []
-        queued = 0
-        for pk, number, address in rows:
-            # The model's own check, on a light unsaved instance: no invoice is loaded here.
-            problem = Invoice(number=number, customer_email=address).customer_email_problem()
-            queued += problem is None
-            mails.append(
+        queued = sum(not row.problem for row in rows)
+        _rows_insert(
+            [
                 (
                     job.pk,
-                    pk,
-                    address.strip()[:320],
+                    row.document_id,
+                    row.label[:200],
+                    row.recipient.strip()[:320],
                     message_id_make(config),
-                    MailStatus.FAILED.value if problem else MailStatus.QUEUED.value,
-                    "recipient_invalid" if problem else "",
-                    problem or "",
+                    MailStatus.FAILED.value if row.problem else MailStatus.QUEUED.value,
+                    "recipient_invalid" if row.problem else "",
+                    row.problem,
                 )
-            )
-        _rows_insert(mails)
-        del mails
+                for row in rows
+            ]
+        )
         if queued:
             conf = massmail_settings()
             parallelism = min(conf.parallelism, -(-queued // conf.batch_size))
@@ -178,6 +146,28 @@ def massmail_job_create(
             job.save(update_fields=["status", "finished_at"])
             massmail_job_counts_store(job_id=job.pk)
     return job
+
+
+def _rows_or_refuse(
+    documents: DocumentKind,
+    *,
+    card: UserCard,
+    subject: str,
+    body: str,
+    ids: Iterable[int] | None,
+) -> list[Any]:
+    """Check the templates and return the job's rows; a refusal names what to fix."""
+    try:
+        documents.templates_check(subject=subject, body=body)
+        rows = documents.rows(card=card, ids=None if ids is None else {int(pk) for pk in ids})
+    except DocumentError as exc:
+        raise MassMailRefusedError(exc.user_message, cause=exc.cause) from exc
+    if not rows:
+        raise MassMailRefusedError(
+            f"There are no {documents.plural} to mail for {card.code}.",
+            cause=f"no_{documents.plural}",
+        )
+    return rows
 
 
 def massmail_job_counts(*, job_id: int) -> dict[str, int]:
@@ -208,13 +198,15 @@ def massmail_job_counts_store(*, job_id: int) -> dict[str, int]:
 def massmail_job_finish_if_done(*, job_id: int) -> bool:
     """Mark a running job finished when no row is pending; return whether it was."""
     pending = OutgoingMail.objects.filter(job_id=OuterRef("pk"), status__in=PENDING_STATUSES)
-    done = (
-        MassMailJob.objects.filter(pk=job_id, status__in=ACTIVE_JOB_STATUSES)
-        .filter(~Exists(pending))
-        .update(status=JobStatus.FINISHED, finished_at=timezone.now(), resume_at=None)
-    )
-    if done:
-        massmail_job_counts_store(job_id=job_id)
+    # One transaction: nobody sees a finished job whose final counts are not stored yet.
+    with transaction.atomic():
+        done = (
+            MassMailJob.objects.filter(pk=job_id, status__in=ACTIVE_JOB_STATUSES)
+            .filter(~Exists(pending))
+            .update(status=JobStatus.FINISHED, finished_at=timezone.now(), resume_at=None)
+        )
+        if done:
+            massmail_job_counts_store(job_id=job_id)
     return bool(done)
 
 
@@ -349,8 +341,8 @@ def massmail_job_progress(*, job: MassMailJob) -> JobProgress:
 
 
 def massmail_job_rows(*, job: MassMailJob, status: str = "") -> Any:
-    """Return the job's rows with their invoice numbers, optionally of one status."""
-    rows = OutgoingMail.objects.filter(job=job).select_related("invoice").order_by("id")
+    """Return the job's rows with their documents' labels, optionally of one status."""
+    rows = OutgoingMail.objects.filter(job=job).order_by("id")
     if status:
         rows = rows.filter(status=status)
     return rows.only(
@@ -362,9 +354,8 @@ def massmail_job_rows(*, job: MassMailJob, status: str = "") -> Any:
         "attempts",
         "sent_at",
         "next_attempt_at",
-        "invoice__id",
-        "invoice__number",
-        "invoice__customer_name",
+        "document_id",
+        "document_label",
     )
 
 

@@ -36,12 +36,16 @@ PENDING_STATUSES = (
     MailStatus.RETRY,
 )
 ACTIVE_JOB_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
+#: Rows whose document counts as mailed, or on its way (a bounced one may be mailed again).
+MAILED_STATUSES = (MailStatus.SENT, MailStatus.UNKNOWN, *PENDING_STATUSES)
 
 
 class MassMailJob(models.Model):
-    """One mass-mailing of invoices through the owner card's resolved settings."""
+    """One mass-mailing of one kind of document through the owner card's resolved settings."""
 
     owner = models.ForeignKey(UserCard, on_delete=models.CASCADE, related_name="mass_mail_jobs")
+    #: The registered kind of its documents (massmail.documents), e.g. "invoice" or "letter".
+    document_kind = models.CharField(max_length=30)
     status = models.CharField(
         max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True
     )
@@ -74,12 +78,14 @@ class MassMailJob(models.Model):
 
 
 class OutgoingMail(models.Model):
-    """One invoice e-mail of a job, with its stable Message-ID and its delivery state."""
+    """One document's e-mail in a job, with its stable Message-ID and its delivery state."""
 
     job = models.ForeignKey(MassMailJob, on_delete=models.CASCADE, related_name="mails")
-    invoice = models.ForeignKey(
-        "invoices.Invoice", on_delete=models.CASCADE, related_name="outgoing_mails"
-    )
+    #: The id of the document (of the job's kind) this message carries.
+    document_id = models.PositiveBigIntegerField()
+    #: What the job page calls the document (e.g. "Invoice 2026-0042, Acme Ltd"), kept with the
+    #: row so that the page needs no join and outlives the document.
+    document_label = models.CharField(max_length=200, blank=True)
     recipient = models.CharField(max_length=320, blank=True)
     message_id = models.CharField(max_length=250)
     status = models.CharField(max_length=12, choices=MailStatus.choices, default=MailStatus.QUEUED)
@@ -98,7 +104,9 @@ class OutgoingMail(models.Model):
         verbose_name = "outgoing mail"
         verbose_name_plural = "outgoing mail"
         constraints: ClassVar = [
-            models.UniqueConstraint(fields=["job", "invoice"], name="mailer_outgoing_one_per_job"),
+            models.UniqueConstraint(
+                fields=["job", "document_id"], name="massmail_outgoing_one_per_job"
+            ),
         ]
         indexes: ClassVar = [
             # Claiming and counting: the rows of one job by status, in id order.

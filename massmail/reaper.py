@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from events.models import EventKind
 from events.services import EventDraft, events_record
+from massmail.jobs import massmail_job_finish_if_done
 from massmail.models import MailStatus, OutgoingMail
 
 UNKNOWN_CAUSE = "outcome_unknown"
@@ -28,8 +29,6 @@ class ReapResult:
 
 def massmail_reap() -> ReapResult:
     """Handle expired leases: claimed rows go back to the queue, transmitting ones to unknown."""
-    from massmail.jobs import massmail_job_finish_if_done
-
     now = timezone.now()
     requeued = OutgoingMail.objects.filter(status=MailStatus.CLAIMED, lease_until__lt=now).update(
         status=MailStatus.QUEUED, claimed_by="", lease_until=None

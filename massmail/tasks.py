@@ -6,8 +6,9 @@ import logging
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
+from django.utils import timezone
 
-from massmail.conf import massmail_settings
+from massmail.conf import DISPATCH_TASK, TICK_TASK, massmail_settings
 from massmail.dispatch import Outcome, massmail_dispatch_run
 from massmail.jobs import massmail_dispatch_enqueue, massmail_job_finish_if_done
 from massmail.limits import limit_store
@@ -15,9 +16,6 @@ from massmail.models import ACTIVE_JOB_STATUSES, MailStatus, MassMailJob, Outgoi
 from massmail.reaper import massmail_reap
 
 logger = logging.getLogger(__name__)
-
-DISPATCH_TASK = "massmail.dispatch"
-TICK_TASK = "massmail.tick"
 
 
 @shared_task(name=DISPATCH_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -37,8 +35,6 @@ def massmail_dispatch(job_id: int) -> str:
 @shared_task(name=TICK_TASK, ignore_result=True)
 def massmail_tick() -> dict[str, int]:
     """Reap expired leases, then wake active jobs with due rows and too few dispatchers."""
-    from django.utils import timezone
-
     reaped = massmail_reap()
     conf = massmail_settings()
     store = limit_store()

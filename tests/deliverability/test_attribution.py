@@ -49,9 +49,11 @@ def card_b():
 
 def sent_row(card, *, message_id: str, status: str = "sent") -> OutgoingMail:
     """Create the card's mass-mail message to ghost@customer.test in the given state."""
-    job = MassMailJob.objects.create(owner=card, subject_template="s", body_template="b")
+    job = MassMailJob.objects.create(
+        owner=card, document_kind="invoice", subject_template="s", body_template="b"
+    )
     return OutgoingMail.objects.create(
-        job=job, invoice=InvoiceFactory(owner=card), recipient="ghost@customer.test",
+        job=job, document_id=InvoiceFactory(owner=card).pk, recipient="ghost@customer.test",
         status=status, message_id=message_id,
     )  # fmt: skip
 

@@ -134,9 +134,11 @@ def outgoing_mail_create(
     card, *, message_id: str = bounces.ORIGINAL_ID, status: str = "sent"
 ) -> OutgoingMail:
     """Create a mass-mail message of the card to ghost@customer.test."""
-    job = MassMailJob.objects.create(owner=card, subject_template="s", body_template="b")
+    job = MassMailJob.objects.create(
+        owner=card, document_kind="invoice", subject_template="s", body_template="b"
+    )
     return OutgoingMail.objects.create(
-        job=job, invoice=InvoiceFactory(owner=card), recipient="ghost@customer.test",
+        job=job, document_id=InvoiceFactory(owner=card).pk, recipient="ghost@customer.test",
         status=status, message_id=message_id,
     )  # fmt: skip
 

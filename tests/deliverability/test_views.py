@@ -131,11 +131,19 @@ def test_events_all_filters_by_mass_mail_job(client):
     """The job filter keeps the events whose Message-ID belongs to that job's mail."""
     outgoing, job_model = OutgoingMail, MassMailJob
     kivi = UserCardFactory(code="KIVI")
-    jobs = [job_model.objects.create(owner=kivi, subject_template="s", body_template="b")]
-    jobs.append(job_model.objects.create(owner=kivi, subject_template="s", body_template="b"))
+    jobs = [
+        job_model.objects.create(
+            owner=kivi, document_kind="invoice", subject_template="s", body_template="b"
+        )
+    ]
+    jobs.append(
+        job_model.objects.create(
+            owner=kivi, document_kind="invoice", subject_template="s", body_template="b"
+        )
+    )
     for number, job in enumerate(jobs):
         outgoing.objects.create(
-            job=job, invoice=InvoiceFactory(owner=kivi), message_id=f"<{number}@kivi.test>"
+            job=job, document_id=InvoiceFactory(owner=kivi).pk, message_id=f"<{number}@kivi.test>"
         )
         event(kivi, recipient=f"job{number}@customer.test", message_id=f"<{number}@kivi.test>")
     admin = UserCardFactory(code="ADMIN")

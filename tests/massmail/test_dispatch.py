@@ -12,9 +12,15 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from events.models import EventKind, MailEvent
+from invoices.mailing import invoices_mass_mail_start
 from invoices.services import invoice_demo_create
-from massmail.dispatch import Outcome, massmail_claim, massmail_dispatch_run, massmail_inline_run
-from massmail.jobs import massmail_job_create
+from massmail.dispatch import (
+    Dispatcher,
+    Outcome,
+    massmail_claim,
+    massmail_dispatch_run,
+    massmail_inline_run,
+)
 from massmail.models import JobStatus, MailStatus, MassMailJob, OutgoingMail
 from massmail.reaper import massmail_reap
 from tests.massmail.conftest import PASSWORD, server_card
@@ -24,7 +30,7 @@ pytestmark = pytest.mark.django_db
 
 def _job(card, count=5, **kwargs):
     invoices = invoice_demo_create(owner_card=card, count=count, seed=7)
-    return massmail_job_create(card=card, invoice_ids=[i.pk for i in invoices], **kwargs)
+    return invoices_mass_mail_start(card=card, invoice_ids=[i.pk for i in invoices], **kwargs)
 
 
 def _statuses(job):
@@ -137,9 +143,9 @@ def test_dispatch_invalid_address_fails_alone(mass_settings, mass_server):
     invoices = invoice_demo_create(owner_card=card, count=3, seed=1)
     invoices[1].customer_email = "not an address"
     invoices[1].save()
-    job = massmail_job_create(card=card, invoice_ids=[i.pk for i in invoices])
+    job = invoices_mass_mail_start(card=card, invoice_ids=[i.pk for i in invoices])
     assert massmail_inline_run(job_id=job.pk, timeout=30) == Outcome.FINISHED
-    bad = OutgoingMail.objects.get(job=job, invoice=invoices[1])
+    bad = OutgoingMail.objects.get(job=job, document_id=invoices[1].pk)
     assert bad.status == MailStatus.FAILED and bad.cause == "recipient_invalid"
     assert len(server.sink.deliveries) == 2
 
@@ -169,14 +175,12 @@ def test_dispatch_skips_row_whose_lease_was_lost(mass_settings, mass_server):
     server = mass_server(tls="no", users={"kivi@acme.test": PASSWORD})
     job = _job(server_card(server), count=2)
     MassMailJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING)
-    from massmail.dispatch import Dispatcher
-
     dispatcher = Dispatcher(job_id=job.pk)
     original = dispatcher._send_one
 
-    def steal_then_send(row, invoice, company):
+    def steal_then_send(row, document):
         OutgoingMail.objects.filter(pk=row.id).update(claimed_by="other-worker")
-        return original(row, invoice, company)
+        return original(row, document)
 
     dispatcher._send_one = steal_then_send
     dispatcher.run()

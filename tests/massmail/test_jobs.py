@@ -7,20 +7,17 @@ import time
 from io import StringIO
 from unittest import mock
 
+import psycopg
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from directo_mail import settings as project_settings
+from invoices.mailing import invoices_mass_mail_start, invoices_unsent
 from invoices.services import invoice_demo_create
-from massmail import checks
+from massmail import checks, jobs
 from massmail.conf import MassMailRefusedError
-from massmail.jobs import (
-    invoices_unsent,
-    massmail_job_cancel,
-    massmail_job_create,
-    massmail_job_pause,
-    massmail_job_resume,
-)
+from massmail.jobs import massmail_job_cancel, massmail_job_pause, massmail_job_resume
 from massmail.limits import RedisLimitStore, SenderLimiter, provider_limit_for
 from massmail.models import JobStatus, MailStatus, MassMailJob, OutgoingMail
 from oauth365.exceptions import ReauthenticationRequiredError
@@ -36,7 +33,7 @@ def test_job_create_refused_unless_mode_allows_mass_mail(mass_settings):
     card = UserCardFactory(code="DIR")
     invoices = invoice_demo_create(owner_card=card, count=2, seed=1)
     with pytest.raises(MassMailRefusedError) as refused:
-        massmail_job_create(card=card, invoice_ids=[i.pk for i in invoices])
+        invoices_mass_mail_start(card=card, invoice_ids=[i.pk for i in invoices])
     assert refused.value.cause == "mass_mail_not_allowed"
     assert "SMTP or Microsoft 365 OAUTH" in refused.value.user_message
     assert not MassMailJob.objects.exists()
@@ -50,7 +47,7 @@ def test_job_create_bulk_rows_stable_message_ids_enqueued_on_commit(
     invoices = invoice_demo_create(owner_card=card, count=25, seed=2)
     with mock.patch("massmail.tasks.massmail_dispatch.apply_async") as apply_async:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
-            job = massmail_job_create(card=card, invoice_ids=[i.pk for i in invoices])
+            job = invoices_mass_mail_start(card=card, invoice_ids=[i.pk for i in invoices])
         assert apply_async.call_count == 0
         for callback in callbacks:
             callback()
@@ -67,7 +64,7 @@ def test_job_create_refuses_other_users_invoices(mass_settings, mass_server):
     other = UserCardFactory(code="OTHER")
     foreign = invoice_demo_create(owner_card=other, count=1, seed=3)[0]
     with pytest.raises(MassMailRefusedError, match=str(foreign.pk)):
-        massmail_job_create(card=card, invoice_ids=[foreign.pk])
+        invoices_mass_mail_start(card=card, invoice_ids=[foreign.pk])
 
 
 def test_job_create_refuses_bad_template(mass_settings, mass_server):
@@ -75,26 +72,54 @@ def test_job_create_refuses_bad_template(mass_settings, mass_server):
     card = server_card(mass_server())
     invoice = invoice_demo_create(owner_card=card, count=1, seed=3)[0]
     with pytest.raises(MassMailRefusedError, match="unknown placeholder"):
-        massmail_job_create(card=card, invoice_ids=[invoice.pk], subject_template="{nope}")
+        invoices_mass_mail_start(card=card, invoice_ids=[invoice.pk], subject_template="{nope}")
 
 
 def test_invoices_unsent_leaves_out_sent_and_pending(mass_settings, mass_server):
     """--all-unsent picks invoices never mailed or failed, not sent, unknown or pending ones."""
     card = server_card(mass_server())
     invoices = invoice_demo_create(owner_card=card, count=4, seed=4)
-    job = massmail_job_create(card=card, invoice_ids=[i.pk for i in invoices[:3]])
-    rows = list(OutgoingMail.objects.filter(job=job).order_by("invoice_id"))
+    job = invoices_mass_mail_start(card=card, invoice_ids=[i.pk for i in invoices[:3]])
+    rows = list(OutgoingMail.objects.filter(job=job).order_by("document_id"))
     OutgoingMail.objects.filter(pk=rows[0].pk).update(status=MailStatus.SENT)
     OutgoingMail.objects.filter(pk=rows[1].pk).update(status=MailStatus.FAILED)
     unsent = set(invoices_unsent(card=card).values_list("pk", flat=True))
     assert unsent == {invoices[1].pk, invoices[3].pk}
 
 
+@pytest.mark.django_db(transaction=True)
+def test_job_finish_commits_status_and_counts_together(mass_settings, mass_server, monkeypatch):
+    """Another connection never sees a finished job whose final counts are not stored yet."""
+    card = server_card(mass_server())
+    invoices = invoice_demo_create(owner_card=card, count=2, seed=31)
+    with mock.patch("massmail.tasks.massmail_dispatch.apply_async"):
+        job = invoices_mass_mail_start(card=card, invoice_ids=[i.pk for i in invoices])
+    OutgoingMail.objects.filter(job=job).update(status=MailStatus.SENT)
+    MassMailJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING)
+    seen = []
+    store = jobs.massmail_job_counts_store
+    params = connection.get_connection_params()
+
+    def spying_store(*, job_id: int) -> dict[str, int]:
+        with psycopg.connect(**params) as other:
+            row = other.execute(
+                "SELECT status FROM mailer_massmailjob WHERE id = %s", [job_id]
+            ).fetchone()
+        seen.append(row[0])
+        return store(job_id=job_id)
+
+    monkeypatch.setattr(jobs, "massmail_job_counts_store", spying_store)
+    assert jobs.massmail_job_finish_if_done(job_id=job.pk)
+    assert seen == [JobStatus.RUNNING]
+    job.refresh_from_db()
+    assert (job.status, job.sent_count) == (JobStatus.FINISHED, 2)
+
+
 def test_job_pause_resume_cancel(mass_settings, mass_server, django_capture_on_commit_callbacks):
     """Pause stops, resume queues dispatch again, cancel fails the unsent rows as cancelled."""
     card = server_card(mass_server())
     invoices = invoice_demo_create(owner_card=card, count=3, seed=5)
-    job = massmail_job_create(card=card, invoice_ids=[i.pk for i in invoices])
+    job = invoices_mass_mail_start(card=card, invoice_ids=[i.pk for i in invoices])
     assert massmail_job_pause(job=job) and job.status == JobStatus.PAUSED
     with (
         mock.patch("massmail.tasks.massmail_dispatch.apply_async") as apply_async,
@@ -114,7 +139,7 @@ def test_reauth_needed_pauses_the_cards_jobs(mass_settings, mass_server):
     """A lapsed Microsoft 365 consent pauses the card's active jobs with the reason."""
     card = server_card(mass_server())
     invoices = invoice_demo_create(owner_card=card, count=1, seed=6)
-    job = massmail_job_create(card=card, invoice_ids=[invoices[0].pk])
+    job = invoices_mass_mail_start(card=card, invoice_ids=[invoices[0].pk])
     error = ReauthenticationRequiredError(card=card.code)
     _on_reauth_needed(card, error)
     job.refresh_from_db()

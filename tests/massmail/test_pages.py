@@ -7,8 +7,8 @@ from unittest import mock
 import pytest
 from django.urls import reverse
 
+from invoices.mailing import invoices_mass_mail_start
 from invoices.services import invoice_demo_create
-from massmail.jobs import massmail_job_create
 from massmail.models import JobStatus, MailStatus, MassMailJob, OutgoingMail
 from tests.factories import UserFactory
 from tests.massmail.conftest import server_card
@@ -22,7 +22,7 @@ def job(mass_settings, mass_server):
     invoices = invoice_demo_create(owner_card=card, count=3, seed=11)
     invoices[2].customer_email = "broken@"
     invoices[2].save()
-    return massmail_job_create(card=card, invoice_ids=[i.pk for i in invoices])
+    return invoices_mass_mail_start(card=card, invoice_ids=[i.pk for i in invoices])
 
 
 def test_job_page_shows_progress_and_each_invoice_cause(client, job):

@@ -9,8 +9,8 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from events.models import EventKind, MailEvent
+from invoices.mailing import invoices_mass_mail_start
 from invoices.services import invoice_demo_create
-from massmail.jobs import massmail_job_create
 from massmail.models import JobStatus, MassMailJob
 from oauth365.models import M365Connection
 from tests.factories import UserCardFactory, UserFactory
@@ -35,7 +35,7 @@ def invoices(mass_settings, mass_server):
 
 @pytest.fixture
 def job(invoices):
-    return massmail_job_create(card=invoices[0].owner, invoice_ids=[i.pk for i in invoices])
+    return invoices_mass_mail_start(card=invoices[0].owner, invoice_ids=[i.pk for i in invoices])
 
 
 def test_invoice_admin_mass_mail_needs_add_job_permission(client, invoices):

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from invoices.mailing import invoices_mass_mail_start
 from invoices.services import invoice_demo_create
-from massmail.jobs import massmail_job_create
 from massmail.models import JobStatus, MailStatus, MassMailJob, OutgoingMail
 from tests.massmail.conftest import FAST, PASSWORD, fast_limits, server_card
 
@@ -63,7 +63,7 @@ def test_worker_delivers_every_invoice_once_with_pdf(workers, mass_settings, mas
     server.sink.rcpt_replies[refused] = "550 5.1.1 Recipient address rejected"
     server.sink.plan["DATA"] = ["451 4.7.1 Greylisted, try again later"]
     workers.start(concurrency=2, overrides=_overrides(mass_settings))
-    job = massmail_job_create(card=card, invoice_ids=[i.pk for i in invoices])
+    job = invoices_mass_mail_start(card=card, invoice_ids=[i.pk for i in invoices])
 
     job = _wait_for(job, workers)
     assert job.status == JobStatus.FINISHED
@@ -93,7 +93,7 @@ def test_worker_kill_loses_nothing_and_sends_nothing_twice(workers, mass_setting
     card = server_card(server)
     invoices = invoice_demo_create(owner_card=card, count=60, seed=5)
     first = workers.start(concurrency=2, overrides=_overrides(mass_settings))
-    job = massmail_job_create(card=card, invoice_ids=[i.pk for i in invoices])
+    job = invoices_mass_mail_start(card=card, invoice_ids=[i.pk for i in invoices])
 
     deadline = time.monotonic() + 30
     while len(server.sink.deliveries) < 12:
@@ -131,7 +131,7 @@ def test_workers_never_exceed_three_connections(workers, mass_settings, mass_ser
     invoices = invoice_demo_create(owner_card=card, count=60, seed=9)
     workers.start(concurrency=2, overrides=_overrides(mass_settings))
     workers.start(concurrency=2, overrides=_overrides(mass_settings))
-    job = massmail_job_create(card=card, invoice_ids=[i.pk for i in invoices])
+    job = invoices_mass_mail_start(card=card, invoice_ids=[i.pk for i in invoices])
 
     job = _wait_for(job, workers)
     assert job.status == JobStatus.FINISHED and job.sent_count == 60

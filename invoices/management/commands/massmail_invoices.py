@@ -13,9 +13,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 
+from invoices.mailing import invoices_mass_mail_start
 from massmail.conf import MassMailRefusedError
 from massmail.dispatch import massmail_inline_run
-from massmail.jobs import JobProgress, massmail_job_create, massmail_job_progress
+from massmail.jobs import JobProgress, massmail_job_progress
 from massmail.models import JobStatus, MailStatus, MassMailJob
 from users.models import UserCard
 
@@ -90,7 +91,7 @@ class Command(BaseCommand):
             raise CommandError(f"No user card has the code “{code}”.")
         ids = None if options["all_unsent"] else _ids_parse(options["ids"])
         try:
-            job = massmail_job_create(
+            job = invoices_mass_mail_start(
                 card=card, invoice_ids=ids, all_unsent=options["all_unsent"], created_by="command"
             )
         except MassMailRefusedError as exc:

@@ -1,0 +1,140 @@
+"""Invoices as a kind of document that mass mailing sends (massmail.documents)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import Exists, OuterRef, QuerySet
+
+from invoices.documents import (
+    DEFAULT_BODY_TEMPLATE,
+    DEFAULT_SUBJECT_TEMPLATE,
+    invoice_email_build,
+    invoice_template_check,
+)
+from invoices.models import Invoice
+from invoices.pdf import seller_name
+from massmail.documents import DocumentError, DocumentKind, DocumentRow, documents_mailed
+from massmail.jobs import massmail_job_create
+from massmail.models import MassMailJob
+
+if TYPE_CHECKING:
+    from django.core.mail import EmailMessage
+
+    from mailer.config import SenderConfig
+    from users.models import UserCard
+
+KIND = "invoice"
+
+
+def invoices_unsent(*, card: UserCard) -> QuerySet[Invoice]:
+    """Return the card's invoices that no job has sent, may have sent, or is sending."""
+    mailed = documents_mailed(kind=KIND).filter(document_id=OuterRef("pk"))
+    return Invoice.objects.filter(owner=card).filter(~Exists(mailed))
+
+
+def invoice_label(number: str, customer: str) -> str:
+    """Return what a job page calls an invoice: "Invoice 2026-0042, Acme Ltd"."""
+    return f"Invoice {number}, {customer}" if customer else f"Invoice {number}"
+
+
+@dataclass(frozen=True)
+class _Mailable:
+    invoice: Invoice
+    company: str
+
+
+class InvoiceDocuments(DocumentKind):
+    """Each invoice goes to its customer, as a PDF attachment or in the body (the card says)."""
+
+    name = KIND
+    plural = "invoices"
+    default_subject = DEFAULT_SUBJECT_TEMPLATE
+    default_body = DEFAULT_BODY_TEMPLATE
+
+    def templates_check(self, *, subject: str, body: str) -> None:
+        invoice_template_check(subject, field="subject")
+        invoice_template_check(body, field="body")
+
+    def rows(self, *, card: UserCard, ids: Collection[int] | None) -> list[DocumentRow]:
+        invoices = (
+            invoices_unsent(card=card)
+            if ids is None
+            else Invoice.objects.filter(owner=card, pk__in=ids)
+        )
+        found = list(
+            invoices.order_by("pk").values_list("pk", "number", "customer_name", "customer_email")
+        )
+        if ids is not None:
+            foreign = sorted(set(ids) - {row[0] for row in found})
+            if foreign:
+                shown = ", ".join(map(str, foreign[:20])) + (" …" if len(foreign) > 20 else "")
+                raise DocumentError(
+                    f"Invoices {shown} do not exist or are not invoices of {card.code}; a job "
+                    "mails one user's invoices through that user's settings.",
+                    cause="invoices_not_owned",
+                )
+        return [
+            DocumentRow(
+                document_id=pk,
+                recipient=address,
+                label=invoice_label(number, customer),
+                # The model's own check, on a light unsaved instance: no invoice is loaded here.
+                problem=Invoice(number=number, customer_email=address).customer_email_problem()
+                or "",
+            )
+            for pk, number, customer, address in found
+        ]
+
+    def load(self, *, card: UserCard, ids: Collection[int]) -> Mapping[int, Any]:
+        invoices = Invoice.objects.filter(owner=card, pk__in=ids).prefetch_related(
+            "lines", *(["attachments"] if card.attachments_with_email else [])
+        )
+        loaded: dict[int, _Mailable] = {}
+        company = ""
+        for invoice in invoices:
+            invoice.owner = card
+            # One seller name per batch: it reads the system settings.
+            company = company or seller_name(invoice)
+            loaded[invoice.pk] = _Mailable(invoice=invoice, company=company)
+        return loaded
+
+    def message_build(
+        self,
+        document: Any,
+        *,
+        config: SenderConfig,
+        subject_template: str,
+        body_template: str,
+        message_id: str,
+    ) -> EmailMessage:
+        return invoice_email_build(
+            invoice=document.invoice,
+            config=config,
+            subject_template=subject_template,
+            body_template=body_template,
+            message_id=message_id,
+            company=document.company,
+        )
+
+
+def invoices_mass_mail_start(
+    *,
+    card: UserCard,
+    invoice_ids: Collection[int] | None = None,
+    all_unsent: bool = False,
+    subject_template: str | None = None,
+    body_template: str | None = None,
+    created_by: str = "",
+) -> MassMailJob:
+    """Start a mass-mail job of the card's invoices: the given ones, or every unsent one."""
+    return massmail_job_create(
+        card=card,
+        kind=KIND,
+        document_ids=None if all_unsent else list(invoice_ids or ()),
+        subject_template=subject_template,
+        body_template=body_template,
+        created_by=created_by,
+    )

@@ -1,0 +1,107 @@
+"""The seam between mass mailing and what it mails: invoices, customer letters.
+
+Mass mailing knows jobs and rows; a document kind knows its documents. An app above registers
+its kind from its `AppConfig.ready()`; a job names its kind, and every row names one document
+of that kind by its id. Nothing here imports the apps that register kinds.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django.db.models import QuerySet
+
+from massmail.models import MAILED_STATUSES, OutgoingMail
+
+if TYPE_CHECKING:
+    from django.core.mail import EmailMessage
+
+    from mailer.config import SenderConfig
+    from users.models import UserCard
+
+
+class DocumentError(Exception):
+    """A document that cannot be mailed as it is (its address, a template); the row fails."""
+
+    transient = False
+
+    def __init__(self, user_message: str, *, cause: str) -> None:
+        self.cause = cause
+        self.user_message = user_message
+        super().__init__(user_message)
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    """One document of a new job: its id, where it goes, what the job page calls it."""
+
+    document_id: int
+    recipient: str
+    label: str
+    #: Why it cannot be sent (e.g. no valid address): its row fails at once with this message.
+    problem: str = ""
+
+
+class DocumentKind(abc.ABC):
+    """A kind of document that mass mailing sends, one message per document."""
+
+    #: Stored on each job (`MassMailJob.document_kind`), and its plural for messages.
+    name: ClassVar[str]
+    plural: ClassVar[str]
+    default_subject: ClassVar[str]
+    default_body: ClassVar[str]
+
+    @abc.abstractmethod
+    def templates_check(self, *, subject: str, body: str) -> None:
+        """Raise DocumentError when a template cannot be filled in (unknown placeholder)."""
+
+    @abc.abstractmethod
+    def rows(self, *, card: UserCard, ids: Collection[int] | None) -> list[DocumentRow]:
+        """Return the rows of a new job: the given documents of the card, or (None) all unsent.
+
+        Raise DocumentError when an id is not one of the card's documents.
+        """
+
+    @abc.abstractmethod
+    def load(self, *, card: UserCard, ids: Collection[int]) -> Mapping[int, Any]:
+        """Return the documents of one batch by id (one or a few queries for the batch)."""
+
+    @abc.abstractmethod
+    def message_build(
+        self,
+        document: Any,
+        *,
+        config: SenderConfig,
+        subject_template: str,
+        body_template: str,
+        message_id: str,
+    ) -> EmailMessage:
+        """Build the message of one document; raise DocumentError when it cannot be sent."""
+
+
+_KINDS: dict[str, DocumentKind] = {}
+
+
+def document_kind_register(kind: DocumentKind) -> None:
+    """Make a kind of document available to mass mailing (call it from `AppConfig.ready`)."""
+    _KINDS[kind.name] = kind
+
+
+def document_kind_get(name: str) -> DocumentKind:
+    """Return the registered kind, or raise LookupError naming the kinds there are."""
+    try:
+        return _KINDS[name]
+    except KeyError:
+        known = ", ".join(sorted(_KINDS)) or "none"
+        raise LookupError(f"No document kind {name!r} is registered (known: {known}).") from None
+
+
+def documents_mailed(*, kind: str) -> QuerySet[OutgoingMail]:
+    """Return the rows of `kind` that were sent, may have been sent, or are on their way.
+
+    A kind filters these by `document_id=OuterRef("pk")` to find its unsent documents.
+    """
+    return OutgoingMail.objects.filter(job__document_kind=kind, status__in=MAILED_STATUSES)
