@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import email.policy
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -13,8 +12,7 @@ from events.errors import UserFacingError
 from mailer.causes import MailCause
 from mailer.config import PLATFORM, SenderConfig
 from mailer.verp import verp_address_make
-
-_UNSAFE = re.compile(r"[\r\n\x00]")
+from users.validation import has_control_characters
 
 
 class HeaderInjectionError(UserFacingError, ValueError):
@@ -29,7 +27,7 @@ class HeaderInjectionError(UserFacingError, ValueError):
 
 def header_value_check(field: str, value: str) -> str:
     """Return the value, or raise HeaderInjectionError when it holds CR, LF or NUL."""
-    if _UNSAFE.search(value):
+    if has_control_characters(value):
         raise HeaderInjectionError(field)
     return value
 

@@ -22,6 +22,7 @@ from mailer.transport import TranscriptStep
 from portal.panels import effective_settings, m365_status, preset_buttons_render
 from users.forms import PersonalCardForm
 from users.models import MailSender, UserCard
+from users.validation import has_control_characters
 
 #: test_mail.js asks for the panel alone (to show the result in place) with this header.
 FRAGMENT_HEADER = "X-Test-Mail-Fragment"
@@ -68,7 +69,8 @@ class RecipientField(forms.EmailField):
     """An e-mail address on one line: CR/LF is refused before the usual stripping hides it."""
 
     def to_python(self, value: Any) -> str | None:
-        if isinstance(value, str) and ("\r" in value or "\n" in value):
+        # NUL is left to CharField's ProhibitNullCharactersValidator, whose message names it.
+        if isinstance(value, str) and has_control_characters(value, nul=False):
             raise ValidationError(
                 "The recipient address must be on one line (no line breaks).", code="line_break"
             )

@@ -15,14 +15,21 @@ SUGGESTED_SSL_TLS = {25: "starttls", 465: "ssl", 587: "starttls"}
 SSL_TLS_LABELS = {"no": "No", "ssl": "SSL", "starttls": "StartTLS / SSL / TLS"}
 
 _HOSTNAME_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
-_FORBIDDEN_CHARS = re.compile(r"[\r\n\x00]")
+#: CR, LF and NUL: each would let a value end an SMTP command or a mail header and add another.
+CONTROL_CHARACTERS = "\r\n\x00"
+LINE_BREAKS = "\r\n"
+
+
+def has_control_characters(value: str, *, nul: bool = True) -> bool:
+    """Return whether the text holds CR, LF or (unless `nul` is False) NUL."""
+    return any(char in value for char in (CONTROL_CHARACTERS if nul else LINE_BREAKS))
 
 
 def reject_control_characters(value: object) -> None:
     """Refuse CR, LF and NUL, which would let a value inject SMTP or mail headers."""
     if isinstance(value, Secret):
         value = value.reveal()
-    if isinstance(value, str) and _FORBIDDEN_CHARS.search(value):
+    if isinstance(value, str) and has_control_characters(value):
         raise ValidationError(
             "Line breaks and NUL characters are not allowed here; remove them.",
             code="control_characters",

@@ -184,11 +184,12 @@ def test_personal_test_mail_redirects_anonymous_to_login(client, smtp_server):
         ("customer@example.test\r\nBcc: victim@example.test", "no line breaks"),
         ("customer@example.test\n", "no line breaks"),
         ("customer@example.test\r", "no line breaks"),
+        ("customer@example.test\x00", "Null characters are not allowed"),
         ("not-an-address", "Enter a valid email address"),
     ],
 )
 def test_personal_test_mail_refuses_bad_recipient(client, smtp_server, to, explained):
-    """A recipient with CR/LF or not an address is refused with a message; nothing connects."""
+    """A recipient with CR/LF, NUL or not an address is refused with a message; nothing connects."""
     server = smtp_server(tls="no", by_address=True)
     card = server_card(server, smtp_username="", smtp_password="")
     client.force_login(card.user)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from users.validation import (
     gmail_app_password_normalize,
+    has_control_characters,
     mail_server_parse,
     reject_control_characters,
     ssl_tls_warning,
@@ -76,6 +77,14 @@ def test_reject_control_characters_refuses_cr_lf_nul(text, bad, at):
 def test_reject_control_characters_accepts_other_text(text):
     """Text without CR, LF or NUL passes."""
     reject_control_characters(text)
+
+
+@given(text=st.text(), bad=st.sampled_from(["\r", "\n", "\x00"]), at=st.integers(0, 50))
+def test_has_control_characters_finds_cr_lf_and_nul_unless_told(text, bad, at):
+    """CR, LF and NUL anywhere are found; with nul=False a NUL alone is not."""
+    value = text[: min(at, len(text))] + bad + text[min(at, len(text)) :]
+    assert has_control_characters(value)
+    assert has_control_characters(value, nul=False) == any(c in value for c in "\r\n")
 
 
 @pytest.mark.parametrize(
