@@ -21,6 +21,7 @@ from mailer.exceptions import MailDeliveryError
 from mailer.services import SEND_ERRORS, mail_send, mail_transport_get, sender_config_get
 from mailer.transport import SmtpTransport
 from users.models import UserCard
+from users.services import usercard_get_by_code
 
 USER_HEADER = "X-Directo-User"
 
@@ -51,7 +52,7 @@ class UserCardEmailBackend(BaseEmailBackend):
 
     @staticmethod
     def _card_by_code(code: str) -> UserCard:
-        card = UserCard.objects.filter(code__iexact=code).first()
+        card = usercard_get_by_code(code=code)
         if card is None:
             raise UnknownSenderError(
                 MailCause.SENDER_UNKNOWN, detail=f"no card has the code {code}"

@@ -36,13 +36,7 @@ TEST_MAIL_WINDOW = 60  # seconds
 def sender_config_get(*, card: UserCard) -> SenderConfig:
     """Resolve the effective mail settings of one card against the global card and platform."""
     system = SystemSettings.load()
-    global_card = None
-    if system.mail_sending_user_code:
-        global_card = (
-            UserCard.objects.select_related("m365_connection")
-            .filter(code__iexact=system.mail_sending_user_code)
-            .first()
-        )
+    global_card = system.mail_sending_card()
     return sender_config_resolve(
         user=CardSettings.from_card(card),
         global_card=CardSettings.from_card(global_card) if global_card is not None else None,

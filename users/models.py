@@ -67,6 +67,10 @@ class MailAsAttachment(models.TextChoices):
 
 
 class UserCardQuerySet(models.QuerySet["UserCard"]):
+    def by_code(self, code: str) -> UserCard | None:
+        """Return the card whose code matches case-insensitively (codes are unique so), or None."""
+        return self.filter(code__iexact=code.strip()).first()
+
     def delete(self) -> tuple[int, dict[str, int]]:
         for card in self:
             card.delete_check()
@@ -421,7 +425,9 @@ class SystemSettings(models.Model):
         """Return the card named by the mail sending user code, if it exists."""
         if not self.mail_sending_user_code:
             return None
-        return UserCard.objects.filter(code__iexact=self.mail_sending_user_code).first()
+        return UserCard.objects.select_related("m365_connection").by_code(
+            self.mail_sending_user_code
+        )
 
     @property
     def company_slug(self) -> str:
@@ -437,7 +443,7 @@ class SystemSettings(models.Model):
         self.mail_sending_user_code = code
         if not code:
             return
-        card = UserCard.objects.filter(code__iexact=code).first()
+        card = UserCard.objects.by_code(code)
         if card is None:
             raise ValidationError(
                 {

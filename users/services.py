@@ -41,9 +41,7 @@ def usercard_account_get_or_create(*, code: str) -> AbstractBaseUser:
 
 def usercard_get_by_code(*, code: str) -> UserCard | None:
     """Return the card whose code matches case-insensitively, with its Microsoft 365 link."""
-    return (
-        UserCard.objects.select_related("m365_connection").filter(code__iexact=code.strip()).first()
-    )
+    return UserCard.objects.select_related("m365_connection").by_code(code)
 
 
 @dataclass(frozen=True)

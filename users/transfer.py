@@ -201,7 +201,7 @@ def _row_save(row: _Row) -> tuple[UserCard | None, bool, list[str]]:
     label = _row_label(row.number, row.code)
     # The password stays encrypted unless validation needs it, so a row that replaces a
     # password stored under a lost key still imports.
-    card = UserCard.objects.defer("smtp_password").filter(code__iexact=row.code).first()
+    card = UserCard.objects.defer("smtp_password").by_code(row.code)
     created = card is None
     values = {name: value for name, value in row.values.items() if name != "code"}
     if card is None:

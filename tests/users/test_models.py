@@ -9,6 +9,7 @@ from django.db.models import ProtectedError
 
 from tests.factories import SmtpCardFactory, UserCardFactory, system_settings_set
 from users.models import SystemSettings, UserCard
+from users.services import usercard_get_by_code
 
 pytestmark = pytest.mark.django_db
 
@@ -29,6 +30,14 @@ def test_usercard_code_is_unique_case_insensitively():
     UserCardFactory(code="KIVI")
     with pytest.raises(IntegrityError):
         UserCardFactory(code="kivi", user__username="kivi-2")
+
+
+def test_usercard_get_by_code_ignores_case_and_outer_spaces():
+    """A code finds its card in any case and with spaces around it; an unknown code finds None."""
+    card = UserCardFactory(code="KIVI")
+    assert usercard_get_by_code(code=" kivi ") == card
+    assert UserCard.objects.defer("smtp_password").by_code("Kivi") == card
+    assert usercard_get_by_code(code="MARI") is None
 
 
 def test_usercard_clean_refuses_basic_auth_for_microsoft_365():

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from events.selectors import event_list
-from users.models import UserCard
+from users.services import usercard_get_by_code
 
 
 class Command(BaseCommand):
@@ -22,7 +22,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         code = options["user"]
         events = list(event_list(user_code=code)[: options["limit"]])
-        if code and not events and not UserCard.objects.filter(code__iexact=code).exists():
+        if code and not events and usercard_get_by_code(code=code) is None:
             raise CommandError(f"No user card has the code “{code}” and no event names it.")
         if options["json"]:
             self.stdout.write(json.dumps([event.as_dict() for event in events], indent=2))

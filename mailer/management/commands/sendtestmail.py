@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from mailer.services import MailTestRateLimitedError, mail_test_send
-from users.models import UserCard
+from users.services import usercard_get_by_code
 
 
 class Command(BaseCommand):
@@ -23,7 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        card = UserCard.objects.filter(code__iexact=options["code"]).first()
+        card = usercard_get_by_code(code=options["code"])
         if card is None:
             raise CommandError(f"No user card has the code “{options['code']}”.")
         try:

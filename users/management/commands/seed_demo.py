@@ -154,7 +154,7 @@ class Command(BaseCommand):
         return "password as given on the command line"
 
     def _card(self, demo: DemoCard, user_password: str, reset: bool) -> str:
-        card = UserCard.objects.select_related("user").filter(code__iexact=demo.code).first()
+        card = UserCard.objects.select_related("user").by_code(demo.code)
         account: Any  # the configured user model
         if card is not None:
             account = card.user
