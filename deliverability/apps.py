@@ -9,3 +9,9 @@ class DeliverabilityConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "deliverability"
     verbose_name = "Deliverability"
+
+    def ready(self) -> None:
+        from deliverability.causes import DeliverabilityCause
+        from events.errors import cause_register
+
+        cause_register(DeliverabilityCause)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from deliverability.advice import Advice, advice_render
 from deliverability.dns import DnsClient
 from deliverability.spf import (
     FAIL,
@@ -210,12 +211,12 @@ def domain_diagnostics_get(*, domain: str, mode: str, sender: str = "") -> Diagn
         dmarc_policy, dmarc_record = dmarc_policy_get(lookup=lookup, domain=domain)
     except DnsTempError:
         dmarc_policy, dmarc_record = None, None
-        warnings.append(f"The DMARC policy of {domain} could not be read just now (DNS failed).")
+        warnings.append(advice_render((Advice.DMARC_UNREAD, {"domain": domain})))
     try:
         mx = lookup(domain, "MX")
     except DnsTempError:
         mx = ()
-        warnings.append(f"The mail servers (MX) of {domain} could not be read just now.")
+        warnings.append(advice_render((Advice.MX_UNREAD, {"domain": domain})))
     provider = provider_from_mx(mx)
     preset = PRESETS_BY_KEY.get(provider or "")
 
@@ -254,78 +255,50 @@ def card_diagnostics_get(*, card: UserCard) -> Diagnostics | None:
     )
 
 
-def _spf_explained(d: Diagnostics) -> str:
-    if d.spf == NONE:
-        return f"{d.domain} publishes no SPF record"
-    if d.spf == PERMERROR:
-        return f"the SPF record of {d.domain} is broken: {d.spf_reason}"
-    if d.spf == TEMPERROR:
-        return f"the DNS of {d.domain} did not answer"
-    word = {
-        FAIL: "rejects (-all)",
-        SOFTFAIL: "marks as suspicious (~all)",
-        NEUTRAL: "does not vouch for",
-    }
-    return f"the SPF record of {d.domain} {word[d.spf]} the platform's outbound servers"
+#: Why the Directo mode fails SPF, by the domain's SPF result (TEMPERROR is advised on apart).
+_DIRECTO_FAILS = {
+    NONE: Advice.DIRECTO_FAILS_NO_SPF,
+    PERMERROR: Advice.DIRECTO_FAILS_SPF_BROKEN,
+    FAIL: Advice.DIRECTO_FAILS_SPF_REJECTS,
+    SOFTFAIL: Advice.DIRECTO_FAILS_SPF_SUSPICIOUS,
+    NEUTRAL: Advice.DIRECTO_FAILS_SPF_NEUTRAL,
+}
+
+#: What a domain's DMARC policy does to mail that fails SPF in the Directo mode.
+_DMARC_WARNINGS = {
+    "none": Advice.DMARC_NONE,
+    "quarantine": Advice.DMARC_QUARANTINE,
+    "reject": Advice.DMARC_REJECT,
+}
 
 
 def _recommendation(d: Diagnostics) -> str:
+    domain = {"domain": d.domain}
     if d.spf == TEMPERROR:
-        return (
-            f"The DNS of {d.domain} could not be checked just now (a lookup timed out or failed); "
-            "the card is saved as usual and the check is repeated later. Until then, "
-            "Directo-Reply-To is the mode that does not depend on your domain's SPF."
-        )
+        return advice_render((Advice.DNS_UNCHECKED, domain))
     if d.mode in (MailSender.SMTP, MailSender.M365_OAUTH):
-        text = (
-            "Mail goes through your own mail server, so your provider's SPF and DKIM apply; the "
-            "platform's servers are not involved."
-        )
-        if d.preset is not None:
-            text += f" {d.domain} receives mail at {d.preset.label}: its preset is "
-            text += f"{d.preset.mail_server} with {d.preset.ssl_tls.upper()}."
-        return text
+        if d.preset is None:
+            return advice_render((Advice.OWN_SERVER, {}))
+        preset = {
+            "provider": d.preset.label,
+            "mail_server": d.preset.mail_server,
+            "ssl_tls": d.preset.ssl_tls.upper(),
+        }
+        return advice_render((Advice.OWN_SERVER, {}), (Advice.OWN_SERVER_PRESET, domain | preset))
     if d.mode == MailSender.DIRECTO_REPLY_TO:
-        text = (
-            "Directo-Reply-To sends from the event mailbox address on the platform's own domain, "
-            f"so the SPF and DMARC of {d.domain} do not affect delivery; replies reach you "
-            "through Reply-To."
-        )
-        if d.spf == PASS:
-            text += (
-                f" {d.domain} also allows the platform's servers, so the Directo mode would pass "
-                "SPF too and send from your own address."
-            )
-        return text
+        if d.spf != PASS:
+            return advice_render((Advice.REPLY_TO, domain))
+        return advice_render((Advice.REPLY_TO, domain), (Advice.REPLY_TO_DIRECTO_PASSES, domain))
     if d.spf == PASS:
-        return (
-            f"The Directo mode will pass SPF: the SPF record of {d.domain} allows the platform's "
-            "outbound servers."
-        )
+        return advice_render((Advice.DIRECTO_PASSES, domain))
     if d.spf == PERMERROR and "lookups" in d.spf_reason:
-        fix = (
-            f"ask the administrator of {d.domain} to reduce the record to at most 10 DNS lookups "
-            f"(replace includes by ip4: terms) and add {_spf_terms(d.platform_outbound_ips)}"
-        )
+        fix = (Advice.FIX_SPF_LOOKUPS, domain | {"spf_terms": _spf_terms(d.platform_outbound_ips)})
     else:
-        fix = f"ask the administrator of {d.domain} to publish this SPF record: {d.spf_suggestion}"
-    return (
-        f"The Directo mode will not pass SPF: {_spf_explained(d)}. Choose Directo-Reply-To (it "
-        f"sends from the platform's event mailbox and puts your address in Reply-To), or {fix}."
-    )
+        fix = (Advice.FIX_SPF_PUBLISH, domain | {"spf_suggestion": d.spf_suggestion})
+    return advice_render((_DIRECTO_FAILS[d.spf], domain | {"reason": d.spf_reason}), fix)
 
 
 def _dmarc_warnings(d: Diagnostics) -> list[str]:
     if d.mode != MailSender.DIRECTO or d.spf == PASS or d.dmarc_policy is None:
         return []
-    if d.dmarc_policy == "none":
-        return [
-            f"{d.domain} has a DMARC record (p=none): mail sent in the Directo mode fails DMARC "
-            "alignment and is more likely to land in spam."
-        ]
-    effect = "rejected" if d.dmarc_policy == "reject" else "put in spam (quarantined)"
-    return [
-        f"{d.domain} has DMARC p={d.dmarc_policy}: mail sent in the Directo mode fails DMARC "
-        f"alignment (SPF does not pass for the platform's servers) and will be {effect} by the "
-        "receiving servers. Use Directo-Reply-To, or fix SPF as recommended."
-    ]
+    return [advice_render((_DMARC_WARNINGS[d.dmarc_policy], {"domain": d.domain}))]

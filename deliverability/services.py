@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import Any
@@ -15,6 +15,7 @@ from deliverability.attribution import (
     bounce_attribute,
     outgoing_mail_mark_bounced,
 )
+from deliverability.causes import DeliverabilityCause
 from deliverability.dsn import (
     BounceRecipient,
     bounce_parse,
@@ -23,6 +24,7 @@ from deliverability.dsn import (
 )
 from deliverability.models import RAW_STORE_LIMIT, InboundKind, InboundMessage
 from deliverability.retention import inbound_unattributed_trim
+from events.errors import Param
 from events.models import EventKind, MailEvent
 from events.services import event_record
 from users.models import UserCard
@@ -32,79 +34,70 @@ logger = logging.getLogger(__name__)
 #: Only this much of a message is read for its own headers.
 HEADER_LIMIT = 256 * 1024
 
-#: cause → what it means for the sender, in their terms.
-BOUNCE_CAUSES = {
-    "recipient_unknown": "the address does not exist at the receiving server; check the "
-    "customer's e-mail address",
-    "domain_unknown": "the recipient's domain does not receive mail; check the part after the @",
-    "mailbox_full": "the recipient's mailbox is full; try again later or reach them another way",
-    "mailbox_unavailable": "the recipient's mailbox is disabled or unavailable",
-    "rejected_authentication": "the receiving server did not trust the sender's domain (SPF, "
-    "DKIM or DMARC failed); see the DNS diagnostics on your card, or send with Directo-Reply-To",
-    "rejected_policy": "the receiving server refused the message by its policy (spam filter or "
-    "block list)",
-    "message_too_big": "the message is larger than the receiving server accepts",
-    "routing_failed": "the receiving server could not be reached or routed the message nowhere",
-    "bounced": "the receiving server refused the message",
-}
 _AUTH_STATUSES = ("5.7.23", "5.7.25", "5.7.26", "5.7.27")  # RFC 7372 and Microsoft's 5.7.23
 _AUTH_WORDS = ("spf", "dkim", "dmarc", "sender authentication", "not authenticated")
 
 
-def bounce_cause(status: str, diagnostic: str) -> str:
+def bounce_cause(status: str, diagnostic: str) -> DeliverabilityCause:
     """Return the event cause of a failed delivery from its status code and diagnostic."""
     text = diagnostic.lower()
     if status.startswith("5.7.") or " 5.7." in f" {text}":
         if status in _AUTH_STATUSES or any(word in text for word in _AUTH_WORDS):
-            return "rejected_authentication"
-        return "rejected_policy"
+            return DeliverabilityCause.REJECTED_AUTHENTICATION
+        return DeliverabilityCause.REJECTED_POLICY
     if any(word in text for word in ("spf", "dmarc")):
-        return "rejected_authentication"
+        return DeliverabilityCause.REJECTED_AUTHENTICATION
     if status == "5.1.2":
-        return "domain_unknown"
+        return DeliverabilityCause.DOMAIN_UNKNOWN
     if status.startswith("5.1."):
-        return "recipient_unknown"
+        return DeliverabilityCause.RECIPIENT_UNKNOWN
     if status == "5.2.2":
-        return "mailbox_full"
+        return DeliverabilityCause.MAILBOX_FULL
     if status.startswith("5.2."):
-        return "mailbox_unavailable"
+        return DeliverabilityCause.MAILBOX_UNAVAILABLE
     if status == "5.3.4":
-        return "message_too_big"
+        return DeliverabilityCause.MESSAGE_TOO_BIG
     if status.startswith("5.4."):
-        return "routing_failed"
-    return "bounced"
+        return DeliverabilityCause.ROUTING_FAILED
+    return DeliverabilityCause.BOUNCED
 
 
-def _event(*, card: UserCard, kind: str, cause: str, message: str, **fields: Any) -> MailEvent:
+def _event(
+    *,
+    card: UserCard,
+    kind: str,
+    cause: DeliverabilityCause,
+    params: Mapping[str, str],
+    **fields: Any,
+) -> MailEvent:
+    """Record an event with its cause and parameters; the page makes its text when shown."""
+    # Cleaned before rendering, so the stored message is exactly the text the params make.
+    cleaned: dict[str, Param] = {key: text_clean(value, 4000) for key, value in params.items()}
     return event_record(
-        card=card, kind=kind, cause=cause, message=text_clean(message, 4000), **fields
-    )
-
-
-def _bounce_event(*, card: UserCard, recipient: BounceRecipient, message_id: str) -> MailEvent:
-    cause = bounce_cause(recipient.status, recipient.diagnostic)
-    said = f" The receiving server said: “{recipient.diagnostic}”." if recipient.diagnostic else ""
-    return _event(
         card=card,
-        kind=EventKind.BOUNCE,
+        kind=kind,
         cause=cause,
-        message=f"Mail to {recipient.recipient} bounced: {BOUNCE_CAUSES[cause]}.{said}",
-        recipient=recipient.recipient[:320],
-        message_id=message_id[:998],
-        smtp_code=recipient.smtp_code,
-        smtp_reply=recipient.diagnostic,
-        step="bounce",
+        params=cleaned,
+        message=text_clean(cause.render(cleaned), 4000),
+        **fields,
     )
 
 
-def _delay_event(*, card: UserCard, recipient: BounceRecipient, message_id: str) -> MailEvent:
-    said = f" The receiving server said: “{recipient.diagnostic}”." if recipient.diagnostic else ""
+def _recipient_event(*, card: UserCard, recipient: BounceRecipient, message_id: str) -> MailEvent:
+    """Record a failed delivery (a bounce) or a delayed one of one recipient."""
+    if recipient.action == "failed":
+        kind, cause = EventKind.BOUNCE, bounce_cause(recipient.status, recipient.diagnostic)
+    else:
+        kind, cause = EventKind.INBOUND, DeliverabilityCause.DELIVERY_DELAYED
     return _event(
         card=card,
-        kind=EventKind.INBOUND,
-        cause="delivery_delayed",
-        message=f"Delivery to {recipient.recipient} is delayed; the sending server keeps "
-        f"trying and reports again if it gives up.{said}",
+        kind=kind,
+        cause=cause,
+        params={
+            "recipient": recipient.recipient,
+            "status": recipient.status,
+            "diagnostic": recipient.diagnostic,
+        },
         recipient=recipient.recipient[:320],
         message_id=message_id[:998],
         smtp_code=recipient.smtp_code,
@@ -193,11 +186,10 @@ def _events_record(
     for recipient in recipients:
         if not attribution.covers(recipient.recipient):
             continue
-        if recipient.action != "failed":
-            events.append(_delay_event(card=card, recipient=recipient, message_id=message_id))
-            continue
-        event = _bounce_event(card=card, recipient=recipient, message_id=message_id)
+        event = _recipient_event(card=card, recipient=recipient, message_id=message_id)
         events.append(event)
+        if recipient.action != "failed":
+            continue
         outgoing_mail_mark_bounced(
             card=card,
             message_id=message_id,
@@ -207,14 +199,16 @@ def _events_record(
             smtp_code=event.smtp_code,
         )
     if not recipients:
-        sender = text_clean(envelope_from, 320) or "<>"
-        what = "could not be read (stored as received)" if parse_error else f"“{subject}”"
         events.append(
             _event(
                 card=card,
                 kind=EventKind.INBOUND,
-                cause="unparsable_mail" if parse_error else "inbound_mail",
-                message=f"Mail from {sender} to the event mailbox {what}.",
+                cause=(
+                    DeliverabilityCause.UNPARSABLE_MAIL
+                    if parse_error
+                    else DeliverabilityCause.INBOUND_MAIL
+                ),
+                params={"sender": text_clean(envelope_from, 320) or "<>", "subject": subject},
                 recipient=text_clean(rcpt_tos[0] if rcpt_tos else "", 320),
                 message_id=message_id,
             )
