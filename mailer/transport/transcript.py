@@ -56,13 +56,14 @@ class Transcript:
 
     def remember(self, secret: str) -> None:
         """Redact this secret (a password, a token) from every reply from now on."""
+        # An empty secret (LOGIN's empty password) would "redact" between every two characters.
         if secret:
             self._secrets.add(secret)
 
     def secret_b64(self, data: bytes) -> str:
         """Return an AUTH payload in base64; the encoded form is redacted from now on."""
         encoded = base64.b64encode(data).decode("ascii")
-        self._secrets.add(encoded)
+        self.remember(encoded)
         return encoded
 
     def redact(self, text: str) -> str:

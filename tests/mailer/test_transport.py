@@ -70,6 +70,16 @@ def test_transport_plain_auth_login_when_plain_not_offered(smtp_server):
     assert [d.login for d in server.sink.deliveries] == [USER]
 
 
+def test_transport_login_with_empty_password_keeps_transcript_readable(smtp_server):
+    """AUTH LOGIN with an empty password redacts nothing more: later replies read as sent."""
+    server = smtp_server(tls="no", users={USER: ""}, exclude_mechanisms=("PLAIN",))
+    result = transport_for(server, "no", username=USER, password="").probe(SENDER, RECIPIENT)
+    assert result.ok and server.sink.auth_attempts == [("LOGIN", USER)]
+    replies = {step.step: step.reply for step in result.transcript}
+    assert replies["AUTH"] == "2.7.0 Authentication successful"
+    assert replies["MAIL"] == "OK" and "[redacted]" not in repr(result.transcript)
+
+
 def test_transport_no_tls_never_upgrades(smtp_server):
     """SSL/TLS "No" stays plaintext even when the server offers STARTTLS."""
     server = smtp_server(tls="starttls", auth_require_tls=False, users={USER: PASSWORD})
