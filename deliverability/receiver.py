@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -13,6 +14,7 @@ from django.db import close_old_connections, connections
 
 from deliverability.limits import ClientThrottle, MailboxLimits, mailbox_limits_get
 from deliverability.services import inbound_message_receive
+from mailer.outages import DATABASE_ERRORS, database_retry, error_summary
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +24,9 @@ MESSAGE_SIZE_LIMIT = 10 * 1024 * 1024
 RECIPIENT_LIMIT = 50
 TOO_MANY_CONNECTIONS = "421 4.7.0 Too many connections from your address; try again later"
 TOO_MANY_MESSAGES = "451 4.7.1 Too many messages from your address; try again in a minute"
+DATABASE_DOWN = "451 4.3.0 Could not store the message; try again later"
+#: How long one message waits for the database to come back before the sender is told 451.
+STORE_RETRY_SECONDS = 5.0
 SESSION_TIMEOUT = 60.0
 IDENT = "Directo event mailbox"
 
@@ -34,7 +39,14 @@ def event_domain_get() -> str:
 def _store(envelope_from: str, rcpt_tos: list[str], raw: bytes, peer: str) -> None:
     close_old_connections()
     try:
-        inbound_message_receive(envelope_from=envelope_from, rcpt_tos=rcpt_tos, raw=raw, peer=peer)
+        # A restarted database cut the connection: store again on a fresh one, briefly.
+        database_retry(
+            lambda: inbound_message_receive(
+                envelope_from=envelope_from, rcpt_tos=rcpt_tos, raw=raw, peer=peer
+            ),
+            until=time.monotonic() + STORE_RETRY_SECONDS,
+            cap=1.0,
+        )
     finally:
         # Each worker thread holds its own connection: give it back after every message.
         connections.close_all()
@@ -99,6 +111,14 @@ class EventMailboxHandler:
         mail_from = str(envelope.mail_from or "").strip().removeprefix("<").removesuffix(">")
         try:
             await asyncio.to_thread(_store, mail_from, list(envelope.rcpt_tos), bytes(raw), peer)
+        except DATABASE_ERRORS as exc:
+            # RFC 5321 §4.2.5: a 4xx after DATA makes the sender keep the message and retry.
+            logger.warning(
+                "Event mailbox: the database is unreachable (%s); answered 451 to %s",
+                error_summary(exc),
+                peer,
+            )
+            return DATABASE_DOWN
         except Exception:
             # Never crash the session or leak internals to the peer: the sender retries later.
             logger.exception("Event mailbox could not store a message from %s", peer)

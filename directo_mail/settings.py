@@ -130,6 +130,9 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "directo_mail.reporting.CredentialSafeExcept
 # --- DATABASES -----------------------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DJANGO_CONN_MAX_AGE", default=0))
+# A connection kept across requests or tasks is checked before its first use, so that one cut
+# by a database restart is replaced instead of failing that request or task.
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(exist_ok=True)
     # The embedded database is shared by the web server and the worker process.
@@ -214,7 +217,14 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # Redis: keep-alives and a periodic health check notice a restarted server; a timeout
+    # is retried instead of failing a publish.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 3600,
+        "socket_keepalive": True,
+        "retry_on_timeout": True,
+        "health_check_interval": 10,
+    }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -223,6 +233,19 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Workers and beat wait for a restarted broker as long as it takes (Celery gives up after 100
+# tries by default), and a running dispatch task is not cancelled meanwhile: its rows are
+# fenced in the database, and cancelling it mid-DATA would leave an `unknown` message.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# Publishing a task while the broker is down is retried for about two seconds, then fails;
+# the caller reports it and the tick queues the work again.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 3,
+    "interval_start": 0.2,
+    "interval_step": 0.5,
+    "interval_max": 1.0,
+}
 CELERY_TIMEZONE = TIME_ZONE
 MAILER_TICK_SECONDS = env.float("MAILER_TICK_SECONDS", default=30.0)
 # Redis for provider limits shared by all workers; default: the Celery broker when it is Redis.

@@ -14,6 +14,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 
 from invoices.mailing import invoices_mass_mail_start
+from mailer.outages import DATABASE_ERRORS, database_retry, error_summary
 from massmail.conf import MassMailRefusedError
 from massmail.dispatch import massmail_inline_run
 from massmail.jobs import JobProgress, massmail_job_progress
@@ -96,6 +97,11 @@ class Command(BaseCommand):
             )
         except MassMailRefusedError as exc:
             raise CommandError(f"The job was refused: {exc.user_message}") from exc
+        except DATABASE_ERRORS as exc:
+            # The job is one transaction: when it fails, nothing was started.
+            raise CommandError(
+                f"The database is unreachable ({error_summary(exc)}); no job was started."
+            ) from exc
         wait = options["wait"] or options["inline"]
         # With --json, stdout carries the JSON document only: the rest goes to stderr.
         out = self.stderr if options["json"] else self.stdout
@@ -103,7 +109,14 @@ class Command(BaseCommand):
         if options["inline"]:
             massmail_inline_run(job_id=job.pk, timeout=options["timeout"])
         progress = self._wait(job, out, options["timeout"]) if wait else None
-        progress = progress or massmail_job_progress(job=job)
+        try:
+            # Without --wait, a database outage is waited out for a minute at most.
+            progress = progress or self._progress(job, out, until=time.monotonic() + 60)
+        except DATABASE_ERRORS as exc:
+            raise CommandError(
+                f"Job {job.pk} was started, but the database is unreachable "
+                f"({error_summary(exc)}); see its page /mail/jobs/{job.pk}/ later."
+            ) from exc
         if options["json"]:
             self.stdout.write(json.dumps(self._document(progress)))
         if not wait:
@@ -116,7 +129,13 @@ class Command(BaseCommand):
         tty = out.isatty()
         last_line = 0.0
         while True:
-            progress = massmail_job_progress(job=job)
+            try:
+                progress = self._progress(job, out, until=deadline)
+            except DATABASE_ERRORS as exc:
+                raise CommandError(
+                    f"Job {job.pk} did not end in time: the database is still unreachable "
+                    f"({error_summary(exc)})."
+                ) from exc
             ended = progress.status in _ENDED
             now = time.monotonic()
             if tty:
@@ -130,6 +149,27 @@ class Command(BaseCommand):
                     out.write("")
                 return progress
             time.sleep(0.5)
+
+    def _progress(self, job: MassMailJob, out: OutputWrapper, until: float | None) -> JobProgress:
+        """Read the job's progress; while the database is down say so and keep trying."""
+        down_since: float | None = None
+
+        def report(exc: Exception, wait: float) -> None:
+            nonlocal down_since
+            if down_since is None:
+                down_since = time.monotonic()
+                out.write(
+                    f"\nThe database is unreachable ({error_summary(exc)}); job {job.pk} goes on "
+                    "in the workers, still waiting for it."
+                )
+                out.flush()
+
+        progress = database_retry(
+            lambda: massmail_job_progress(job=job), until=until, on_outage=report
+        )
+        if down_since is not None:
+            out.write(f"The database is back after {time.monotonic() - down_since:.0f}s.")
+        return progress
 
     @staticmethod
     def _document(progress: JobProgress) -> dict[str, Any]:
