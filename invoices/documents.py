@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 from django.utils.html import escape, linebreaks
 
+from events.errors import Param
+from invoices.causes import InvoiceCause
 from invoices.pdf import (
     invoice_pdf_render,
     money_format,
@@ -62,16 +64,37 @@ _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 class InvoiceTemplateError(DocumentError, ValueError):
     """A subject or body template is malformed or uses a placeholder that does not exist."""
 
-    def __init__(self, message: str, *, placeholder: str | None = None) -> None:
+    causes = (
+        InvoiceCause.TEMPLATE_INVALID,
+        InvoiceCause.TEMPLATE_PLACEHOLDER_UNKNOWN,
+        InvoiceCause.TEMPLATE_PLACEHOLDER_FORMATTED,
+    )
+
+    def __init__(
+        self, cause: InvoiceCause, *, field: str, placeholder: str | None = None, known: str = ""
+    ) -> None:
         self.placeholder = placeholder
-        super().__init__(message, cause="template_invalid")
+        params: dict[str, Param] = {"field": field}
+        if placeholder is not None:
+            params |= {"placeholder": f"{{{placeholder or '(empty)'}}}", "known": known}
+        super().__init__(cause, params=params)
 
 
 class InvoiceRecipientError(DocumentError, ValueError):
     """The invoice's customer e-mail address is missing or invalid; only this invoice fails."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, cause="recipient_invalid")
+    causes = (
+        InvoiceCause.RECIPIENT_MISSING,
+        InvoiceCause.RECIPIENT_LINE_BREAK,
+        InvoiceCause.RECIPIENT_SEVERAL,
+        InvoiceCause.RECIPIENT_INVALID,
+    )
+
+
+def invoice_recipient_error(invoice: Invoice) -> InvoiceRecipientError | None:
+    """Return why the invoice's customer address cannot be mailed to, or None when it can."""
+    problem = invoice.customer_email_cause()
+    return None if problem is None else InvoiceRecipientError(problem[0], params=problem[1])
 
 
 def invoice_template_check(template: str, *, field: str = "template") -> None:
@@ -79,24 +102,22 @@ def invoice_template_check(template: str, *, field: str = "template") -> None:
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError:
-        raise InvoiceTemplateError(
-            f"The {field} has an unmatched “{{” or “}}”; write {{{{ or }}}} for a literal brace."
-        ) from None
+        raise InvoiceTemplateError(InvoiceCause.TEMPLATE_INVALID, field=field) from None
     known = ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
     for _, name, spec, conversion in parsed:
         if name is None:
             continue
         # Only bare names: "{number.__class__}" or "{number[0]}" would reach into objects.
         if name not in PLACEHOLDERS:
-            shown = name or "(empty)"
             raise InvoiceTemplateError(
-                f"The {field} uses an unknown placeholder {{{shown}}}; use one of {known}.",
+                InvoiceCause.TEMPLATE_PLACEHOLDER_UNKNOWN,
+                field=field,
                 placeholder=name,
+                known=known,
             )
         if spec or conversion:
             raise InvoiceTemplateError(
-                f"The {field} formats the placeholder {{{name}}}; write it plainly as {{{name}}}.",
-                placeholder=name,
+                InvoiceCause.TEMPLATE_PLACEHOLDER_FORMATTED, field=field, placeholder=name
             )
 
 
@@ -244,9 +265,9 @@ def invoice_email_build(
     Raises InvoiceRecipientError when the customer address is unusable and InvoiceTemplateError
     when a template is malformed; a mass-mail job fails that one invoice with the error's cause.
     """
-    problem = invoice.customer_email_problem()
+    problem = invoice_recipient_error(invoice)
     if problem is not None:
-        raise InvoiceRecipientError(problem)
+        raise problem
     card = invoice.owner
     as_pdf = card.mail_as_attachment == MailAsAttachment.PDF
     company = seller_name(invoice) if company is None else company

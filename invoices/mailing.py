@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.models import Exists, OuterRef, QuerySet
 
+from invoices.causes import InvoiceCause
 from invoices.documents import (
     DEFAULT_BODY_TEMPLATE,
     DEFAULT_SUBJECT_TEMPLATE,
     invoice_email_build,
+    invoice_recipient_error,
     invoice_template_check,
 )
 from invoices.models import Invoice
@@ -40,6 +42,12 @@ def invoice_label(number: str, customer: str) -> str:
     return f"Invoice {number}, {customer}" if customer else f"Invoice {number}"
 
 
+class InvoicesNotOwnedError(DocumentError):
+    """A job names invoices that are not the card's (or do not exist)."""
+
+    causes = (InvoiceCause.INVOICES_NOT_OWNED,)
+
+
 @dataclass(frozen=True)
 class _Mailable:
     invoice: Invoice
@@ -51,6 +59,7 @@ class InvoiceDocuments(DocumentKind):
 
     name = KIND
     plural = "invoices"
+    nothing_to_mail = InvoiceCause.NO_INVOICES
     default_subject = DEFAULT_SUBJECT_TEMPLATE
     default_body = DEFAULT_BODY_TEMPLATE
 
@@ -71,10 +80,8 @@ class InvoiceDocuments(DocumentKind):
             foreign = sorted(set(ids) - {row[0] for row in found})
             if foreign:
                 shown = ", ".join(map(str, foreign[:20])) + (" …" if len(foreign) > 20 else "")
-                raise DocumentError(
-                    f"Invoices {shown} do not exist or are not invoices of {card.code}; a job "
-                    "mails one user's invoices through that user's settings.",
-                    cause="invoices_not_owned",
+                raise InvoicesNotOwnedError(
+                    InvoiceCause.INVOICES_NOT_OWNED, params={"ids": shown, "code": card.code}
                 )
         return [
             DocumentRow(
@@ -82,8 +89,7 @@ class InvoiceDocuments(DocumentKind):
                 recipient=address,
                 label=invoice_label(number, customer),
                 # The model's own check, on a light unsaved instance: no invoice is loaded here.
-                problem=Invoice(number=number, customer_email=address).customer_email_problem()
-                or "",
+                problem=invoice_recipient_error(Invoice(number=number, customer_email=address)),
             )
             for pk, number, customer, address in found
         ]

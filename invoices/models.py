@@ -11,6 +11,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import models
 
+from events.errors import Param
+from invoices.causes import InvoiceCause
 from users.models import UserCard
 
 CENT = Decimal("0.01")
@@ -91,32 +93,25 @@ class Invoice(models.Model):
     def __str__(self) -> str:
         return f"{self.number} {self.customer_name}"
 
-    def customer_email_problem(self) -> str | None:
-        """Return what is wrong with the customer's e-mail address, or None when it is usable."""
+    def customer_email_cause(self) -> tuple[InvoiceCause, dict[str, Param]] | None:
+        """Return why the customer's e-mail address is unusable and its parameters, or None."""
         address = self.customer_email.strip()
         if not address:
-            return (
-                f"Invoice {self.number} has no customer e-mail address; enter the customer's "
-                "address on the invoice."
-            )
+            return InvoiceCause.RECIPIENT_MISSING, {"number": self.number}
         if any(char in address for char in "\r\n\x00"):
-            return (
-                f"The customer e-mail address of invoice {self.number} contains a line break; "
-                "remove it."
-            )
+            return InvoiceCause.RECIPIENT_LINE_BREAK, {"number": self.number}
         if any(separator in address for separator in ",; "):
-            return (
-                f"The customer e-mail address of invoice {self.number} “{address}” holds more "
-                "than one address or a space; enter a single address."
-            )
+            return InvoiceCause.RECIPIENT_SEVERAL, {"number": self.number, "address": address}
         try:
             validate_email(address)
         except ValidationError:
-            return (
-                f"The customer e-mail address of invoice {self.number} “{address}” is not a "
-                "valid e-mail address; correct it on the invoice."
-            )
+            return InvoiceCause.RECIPIENT_INVALID, {"number": self.number, "address": address}
         return None
+
+    def customer_email_problem(self) -> str | None:
+        """Return what is wrong with the customer's e-mail address, or None when it is usable."""
+        problem = self.customer_email_cause()
+        return None if problem is None else problem[0].render(problem[1])
 
     def totals_from_lines(self) -> Totals:
         """Return the totals computed from the invoice's lines (uses a prefetch when present)."""

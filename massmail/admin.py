@@ -143,6 +143,8 @@ class OutgoingMailAdmin(admin.ModelAdmin):
         "message_id",
         "status",
         "cause",
+        "text",
+        "params",
         "user_message",
         "smtp_code",
         "attempts",

@@ -12,4 +12,8 @@ class MassMailConfig(AppConfig):
     def ready(self) -> None:
         # Registers the start-up checks, connects the signal receivers, registers the tasks
         # (jobs queue the dispatch task by its name).
+        from events.errors import cause_register
         from massmail import checks, receivers, tasks  # noqa: F401
+        from massmail.causes import MassMailCause
+
+        cause_register(MassMailCause)

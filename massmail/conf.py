@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+from events.errors import ErrorCause, UserFacingError
+from mailer.causes import MailCause
+from massmail.causes import MassMailCause
+from users.models import MailSender
+
+if TYPE_CHECKING:
+    from mailer.config import SenderConfig
 
 #: The Celery task names (massmail.tasks); jobs queue the dispatch task by this name.
 DISPATCH_TASK = "massmail.dispatch"
@@ -80,12 +89,25 @@ def massmail_settings() -> MassMailSettings:
     )
 
 
-class MassMailRefusedError(Exception):
-    """A job cannot be created, resumed or changed; `user_message` says why and the fix."""
+class MassMailRefusedError(UserFacingError):
+    """A job cannot be created, resumed or changed; `message` says why and the fix.
 
-    transient = False
+    Its cause is a MassMailCause, `MailCause.SETTINGS_INCOMPLETE`, or the cause of a document
+    kind's refusal (an unknown placeholder, another user's documents): any registered cause.
+    """
 
-    def __init__(self, user_message: str, *, cause: str = "mass_mail_refused") -> None:
-        self.cause = cause
-        self.user_message = user_message
-        super().__init__(user_message)
+    causes: ClassVar[tuple[ErrorCause, ...]] = ()
+
+
+def mass_mail_refusal(config: SenderConfig) -> MassMailRefusedError | None:
+    """Return why resolved settings cannot mass-mail (mode, then completeness), or None."""
+    if not config.mass_mail_allowed:
+        return MassMailRefusedError(
+            MassMailCause.MASS_MAIL_NOT_ALLOWED,
+            params={"code": config.code, "sender": str(MailSender(config.mode).label)},
+        )
+    if config.missing:
+        return MassMailRefusedError(
+            MailCause.SETTINGS_INCOMPLETE, params={"detail": "; ".join(config.missing)}
+        )
+    return None

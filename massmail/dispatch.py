@@ -34,6 +34,7 @@ from mailer.exceptions import (
 )
 from mailer.messages import message_envelope
 from mailer.services import SEND_ERRORS, mail_failure_record, mail_transport_get, sender_config_get
+from massmail.causes import MassMailCause
 from massmail.conf import MassMailSettings, massmail_settings
 from massmail.documents import DocumentError, DocumentKind, document_kind_get
 from massmail.jobs import massmail_job_finish_if_done
@@ -76,10 +77,7 @@ class ClaimedRow:
 
 
 #: A row whose document was deleted after the job was created.
-DOCUMENT_GONE = DocumentError(
-    "The document was deleted after the job was created; nothing was sent.",
-    cause="document_deleted",
-)
+DOCUMENT_GONE = DocumentError(MassMailCause.DOCUMENT_DELETED)
 
 
 class _LeaseLostError(Exception):
@@ -319,6 +317,7 @@ class Dispatcher:
             attempts=row.attempts + 1,
             lease_until=None,
             cause="",
+            params={},
             user_message="",
             smtp_code=None,
         )
@@ -345,6 +344,7 @@ class Dispatcher:
                 status=MailStatus.RETRY,
                 next_attempt_at=timezone.now() + timedelta(seconds=seconds),
                 cause=exc.cause,
+                params=dict(exc.params),
                 user_message=exc.user_message,
                 smtp_code=getattr(exc, "smtp_code", None),
                 lease_until=None,
@@ -365,6 +365,7 @@ class Dispatcher:
         values: dict[str, Any] = {
             "status": status,
             "cause": exc.cause,
+            "params": dict(exc.params),
             "user_message": exc.user_message,
             "smtp_code": getattr(exc, "smtp_code", None),
             "attempts": row.attempts + 1,

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.db.models import QuerySet
 
+from events.errors import ErrorCause, UserFacingError
+from massmail.causes import MassMailCause
 from massmail.models import MAILED_STATUSES, OutgoingMail
 
 if TYPE_CHECKING:
@@ -23,15 +25,13 @@ if TYPE_CHECKING:
     from users.models import UserCard
 
 
-class DocumentError(Exception):
-    """A document that cannot be mailed as it is (its address, a template); the row fails."""
+class DocumentError(UserFacingError):
+    """A document that cannot be mailed as it is (its address, a template); the row fails.
 
-    transient = False
+    A kind's errors subclass it with the kind's causes; it is never transient.
+    """
 
-    def __init__(self, user_message: str, *, cause: str) -> None:
-        self.cause = cause
-        self.user_message = user_message
-        super().__init__(user_message)
+    causes: ClassVar[tuple[ErrorCause, ...]] = (MassMailCause.DOCUMENT_DELETED,)
 
 
 @dataclass(frozen=True)
@@ -41,8 +41,8 @@ class DocumentRow:
     document_id: int
     recipient: str
     label: str
-    #: Why it cannot be sent (e.g. no valid address): its row fails at once with this message.
-    problem: str = ""
+    #: Why it cannot be sent (e.g. no valid address): its row fails at once with this error.
+    problem: DocumentError | None = None
 
 
 class DocumentKind(abc.ABC):
@@ -51,6 +51,8 @@ class DocumentKind(abc.ABC):
     #: Stored on each job (`MassMailJob.document_kind`), and its plural for messages.
     name: ClassVar[str]
     plural: ClassVar[str]
+    #: Why a job is refused when the card has none of these documents (params: plural, code).
+    nothing_to_mail: ClassVar[ErrorCause] = MassMailCause.NO_DOCUMENTS
     default_subject: ClassVar[str]
     default_body: ClassVar[str]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ from django.utils import timezone
 
 from mailer.messages import message_id_make
 from mailer.services import sender_config_get
-from massmail.conf import DISPATCH_TASK, MassMailRefusedError, massmail_settings
+from massmail.causes import MassMailCause
+from massmail.conf import DISPATCH_TASK, MassMailRefusedError, mass_mail_refusal, massmail_settings
 from massmail.documents import DocumentError, DocumentKind, document_kind_get
 from massmail.models import (
     ACTIVE_JOB_STATUSES,
@@ -31,8 +33,6 @@ if TYPE_CHECKING:
     from users.models import UserCard
 
 _BULK_BATCH = 5000
-CANCELLED_CAUSE = "cancelled"
-CANCELLED_MESSAGE = "The job was cancelled before this message was sent; it was not sent."
 
 
 def massmail_dispatch_enqueue(*, job_id: int, count: int = 1) -> None:
@@ -56,8 +56,11 @@ _COLUMNS = (
     "message_id",
     "status",
     "cause",
+    "params",
     "user_message",
 )
+#: Where _COLUMNS has the JSON parameters (COPY takes them as JSON text).
+_PARAMS = _COLUMNS.index("params")
 
 
 def _rows_insert(rows: list[tuple[Any, ...]]) -> None:
@@ -80,7 +83,9 @@ def _rows_insert(rows: list[tuple[Any, ...]]) -> None:
         cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
     ):
         for row in rows:
-            copy.write_row((*row, *defaults))
+            values = list(row)
+            values[_PARAMS] = json.dumps(values[_PARAMS])
+            copy.write_row((*values, *defaults))
 
 
 def massmail_job_create(
@@ -99,10 +104,9 @@ def massmail_job_create(
     cannot be sent as it is (no valid address) gets a failed row of its own.
     """
     config = sender_config_get(card=card)
-    refusal = config.mass_mail_refusal()
+    refusal = mass_mail_refusal(config)
     if refusal is not None:
-        cause = "mass_mail_not_allowed" if not config.mass_mail_allowed else "settings_incomplete"
-        raise MassMailRefusedError(refusal, cause=cause)
+        raise refusal
     documents = document_kind_get(kind)
     subject = subject_template or documents.default_subject
     body = body_template or documents.default_body
@@ -127,8 +131,9 @@ def massmail_job_create(
                     row.recipient.strip()[:320],
                     message_id_make(config),
                     MailStatus.FAILED.value if row.problem else MailStatus.QUEUED.value,
-                    "recipient_invalid" if row.problem else "",
-                    row.problem,
+                    str(row.problem.cause) if row.problem else "",
+                    dict(row.problem.params) if row.problem else {},
+                    row.problem.message if row.problem else "",
                 )
                 for row in rows
             ]
@@ -161,11 +166,10 @@ def _rows_or_refuse(
         documents.templates_check(subject=subject, body=body)
         rows = documents.rows(card=card, ids=None if ids is None else {int(pk) for pk in ids})
     except DocumentError as exc:
-        raise MassMailRefusedError(exc.user_message, cause=exc.cause) from exc
+        raise MassMailRefusedError(exc.cause, params=exc.params) from exc
     if not rows:
         raise MassMailRefusedError(
-            f"There are no {documents.plural} to mail for {card.code}.",
-            cause=f"no_{documents.plural}",
+            documents.nothing_to_mail, params={"plural": documents.plural, "code": card.code}
         )
     return rows
 
@@ -223,9 +227,9 @@ def massmail_job_resume(*, job: MassMailJob) -> bool:
     """Resume a paused job (its settings must still allow mass mail); dispatch after commit."""
     if job.status != JobStatus.PAUSED:
         return False
-    refusal = sender_config_get(card=job.owner).mass_mail_refusal()
+    refusal = mass_mail_refusal(sender_config_get(card=job.owner))
     if refusal is not None:
-        raise MassMailRefusedError(refusal, cause="mass_mail_not_allowed")
+        raise refusal
     with transaction.atomic():
         resumed = MassMailJob.objects.filter(pk=job.pk, status=JobStatus.PAUSED).update(
             status=JobStatus.RUNNING, status_reason="", resume_at=None
@@ -254,8 +258,9 @@ def massmail_job_cancel(*, job: MassMailJob) -> bool:
                 status__in=(MailStatus.QUEUED, MailStatus.RETRY, MailStatus.CLAIMED),
             ).update(
                 status=MailStatus.FAILED,
-                cause=CANCELLED_CAUSE,
-                user_message=CANCELLED_MESSAGE,
+                cause=MassMailCause.CANCELLED,
+                params={},
+                user_message=MassMailCause.CANCELLED.render({}),
                 lease_until=None,
                 next_attempt_at=None,
             )
@@ -349,6 +354,7 @@ def massmail_job_rows(*, job: MassMailJob, status: str = "") -> Any:
         "id",
         "status",
         "cause",
+        "params",
         "user_message",
         "recipient",
         "attempts",

@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from django.db import models
 
+from events.errors import cause_get, cause_render
 from users.models import UserCard
 
 
@@ -90,6 +91,9 @@ class OutgoingMail(models.Model):
     message_id = models.CharField(max_length=250)
     status = models.CharField(max_length=12, choices=MailStatus.choices, default=MailStatus.QUEUED)
     cause = models.CharField(max_length=64, blank=True)
+    #: The cause's parameters (events.errors): the text is rendered from them when shown.
+    params = models.JSONField(default=dict, blank=True)
+    #: The text as rendered when the outcome was recorded (old rows, causes no longer known).
     user_message = models.TextField(blank=True)
     smtp_code = models.PositiveSmallIntegerField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -121,3 +125,15 @@ class OutgoingMail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.recipient or '(no address)'} {self.status}"
+
+    @property
+    def text(self) -> str:
+        """Return why the message failed or waits, rendered now from its cause and parameters.
+
+        Rows stored without parameters (older ones, bounces) show their stored text unless the
+        cause's template needs none.
+        """
+        known = cause_get(self.cause)
+        if known is None or (not self.params and known.placeholders):
+            return self.user_message
+        return cause_render(self.cause, self.params, fallback=self.user_message)

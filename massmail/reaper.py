@@ -9,15 +9,12 @@ from django.utils import timezone
 
 from events.models import EventKind
 from events.services import EventDraft, events_record
+from massmail.causes import MassMailCause
 from massmail.jobs import massmail_job_finish_if_done
 from massmail.models import MailStatus, OutgoingMail
 
-UNKNOWN_CAUSE = "outcome_unknown"
-UNKNOWN_MESSAGE = (
-    "The worker sending this invoice stopped while the message was being transmitted, so it "
-    "may have been delivered. It is not sent again automatically: check the Sent folder or ask "
-    "the customer before resending."
-)
+#: A transmitting row whose lease expired: its worker died mid-message (SPEC: honest unknown).
+UNKNOWN_CAUSE = MassMailCause.WORKER_LOST
 
 
 @dataclass(frozen=True)
@@ -40,10 +37,12 @@ def massmail_reap() -> ReapResult:
             .select_related("job__owner")
         )
         if lost:
+            message = UNKNOWN_CAUSE.render({})
             OutgoingMail.objects.filter(pk__in=[row.pk for row in lost]).update(
                 status=MailStatus.UNKNOWN,
                 cause=UNKNOWN_CAUSE,
-                user_message=UNKNOWN_MESSAGE,
+                params={},
+                user_message=message,
                 lease_until=None,
             )
             events_record(
@@ -51,7 +50,7 @@ def massmail_reap() -> ReapResult:
                     card=row.job.owner,
                     kind=EventKind.SEND_UNKNOWN,
                     cause=UNKNOWN_CAUSE,
-                    message=UNKNOWN_MESSAGE,
+                    message=message,
                     recipient=row.recipient,
                     message_id=row.message_id,
                 )

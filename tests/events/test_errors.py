@@ -71,7 +71,9 @@ def test_cause_render_every_registered_cause_fills_its_placeholders(cause):
     """Every registered cause renders a complete sentence with no placeholder left over."""
     text = cause_render(cause.value, _sample_params(cause), fallback="FALLBACK")
     assert text != "FALLBACK" and text.strip()
-    assert "{" not in text and "}" not in text and "%(" not in text
+    # A brace left is a placeholder left, unless the template escapes it ("{{" prints "{").
+    literal = (cause.template.count("{{"), cause.template.count("}}"))
+    assert (text.count("{"), text.count("}")) == literal and "%(" not in text
     assert text.rstrip().endswith((".", ")", ":")) or cause == MailCause.SETTINGS_INCOMPLETE
 
 
@@ -83,7 +85,7 @@ def test_cause_render_every_app_registers_its_causes():
 @pytest.mark.parametrize("cause", REGISTERED, ids=str)
 def test_cause_render_with_no_parameters_still_renders(cause):
     """A cause renders even without parameters: a missing placeholder is blank, never a crash."""
-    assert "{" not in cause.render({})
+    assert cause.render({}).count("{") == cause.template.count("{{")
 
 
 @pytest.mark.parametrize("error", _errors(), ids=lambda e: f"{type(e).__name__}-{e.cause}")
