@@ -95,7 +95,7 @@ class UserCardAdmin(admin.ModelAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj: UserCard | None = None) -> Any:
         fieldsets: list[tuple[str | None, dict[str, Any]]] = [
-            (None, {"fields": ("code", "name", "email")}),
+            (None, {"fields": ("code", "name", "email", "language")}),
             ("Sending", {"fields": ("mail_sender",)}),
             (
                 "Mail server",

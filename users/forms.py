@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
-from users.models import CARD_FIELDS, SslTls, UserCard
+from users.models import CARD_FIELDS, Language, SslTls, UserCard
 
 #: The fields that matter only for SMTP and Microsoft 365 OAUTH (shown and hidden together).
 SERVER_FIELDS = ("mail_server", "ssl_tls", "smtp_username", "smtp_password", "clear_smtp_password")
@@ -57,6 +58,9 @@ class UserCardForm(forms.ModelForm):
         if isinstance(ssl_tls, forms.ChoiceField):
             # A blank choice means "as on the global card, or as the port suggests".
             ssl_tls.choices = [("", "(automatic)"), *SslTls.choices]
+        language = self.fields.get("language")
+        if isinstance(language, forms.ChoiceField):
+            language.choices = [("", _("(as the browser says)")), *Language.choices]
 
     @sensitive_variables("cleaned", "typed")
     def clean(self) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import ProtectedError
 from django.db.models.functions import Lower
 from django.utils.text import slugify
+from django.utils.translation import gettext_lazy as _
 
 from users.fields import EncryptedTextField, secret_entered, secrets_entered_forget
 from users.providers import is_gmail_host, is_microsoft_365_host
@@ -49,6 +50,7 @@ CARD_FIELDS: tuple[str, ...] = (
     "mail_as_attachment",
     "attachments_with_email",
     "mail_edit",
+    "language",
 )
 
 #: Modes that send through a server named on a card (SPEC.md: server fields shown, mass mail).
@@ -64,6 +66,15 @@ class SslTls(models.TextChoices):
 class MailAsAttachment(models.TextChoices):
     PDF = "pdf", "PDF"
     NO = "no", "No"
+
+
+class Language(models.TextChoices):
+    """The interface languages (settings.LANGUAGES has the same codes); blank: the browser's."""
+
+    ENGLISH = "en", _("English")
+    ESTONIAN = "et", _("Estonian")
+    LATVIAN = "lv", _("Latvian")
+    POLISH = "pl", _("Polish")
 
 
 class UserCardQuerySet(models.QuerySet["UserCard"]):
@@ -145,6 +156,14 @@ class UserCard(models.Model):
     )
     attachments_with_email = models.BooleanField(default=False)
     mail_edit = models.BooleanField(default=False)
+    language = models.CharField(
+        _("language"),
+        max_length=5,
+        choices=Language.choices,
+        blank=True,
+        default="",
+        help_text=_("The language of your pages and messages. Blank follows the browser."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -175,6 +194,10 @@ class UserCard(models.Model):
             models.CheckConstraint(
                 condition=models.Q(ssl_tls__in=[*SslTls.values, ""]),
                 name="users_usercard_ssl_tls_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(language__in=[*Language.values, ""]),
+                name="users_usercard_language_valid",
             ),
         ]
 

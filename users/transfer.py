@@ -6,7 +6,9 @@ card keeps its stored spelling). A field left out of a row keeps its stored valu
 the model default on create. ``smtp_password`` is the only secret: given in clear it is stored
 encrypted, missing or null keeps the stored one, ``""`` clears it; export leaves it out.
 Booleans are JSON booleans, or the strings "Yes"/"No" (any case) as the Directo UI shows them.
-Choice fields take the contract values only (``smtp``, ``starttls``, ``pdf`` …).
+Choice fields take the contract values only (``smtp``, ``starttls``, ``pdf`` …). ``language``
+(``""``, ``en``, ``et``, ``lv`` or ``pl``) is optional like every other field: a new card
+without it is blank (it follows the browser), an existing one keeps its own.
 """
 
 from __future__ import annotations
