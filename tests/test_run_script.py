@@ -112,6 +112,7 @@ def session_processes(sid: int) -> list[str]:
     return [line for line in result.stdout.splitlines() if line.strip()]
 
 
+@pytest.mark.slow
 def test_bin_run_serves_app_with_worker_and_stops_cleanly(tmp_path):
     """bin/run seeds, prints logins, serves pages beside worker and beat; SIGTERM stops all."""
     stamp_check = lib_call("install_is_current runtime", env={"PATH": SYSTEM_PATH})

@@ -15,9 +15,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _fast_hashing(settings):
-    """Hash demo passwords quickly; the rules under test do not depend on the hasher."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def _development(settings):
+    """Seed as in development, where the demo data is meant to be."""
     settings.DEVELOPMENT = True
 
 

@@ -15,8 +15,7 @@ from events.models import EventKind, MailEvent
 from mailer.verp import verp_address_make, verp_address_parse
 from massmail.models import MassMailJob, OutgoingMail
 from tests.deliverability import bounces
-from tests.factories import UserCardFactory, system_settings_set
-from tests.invoices import InvoiceFactory
+from tests.factories import InvoiceFactory, UserCardFactory, system_settings_set
 from users.models import MailSender
 
 # The receiver stores from its own thread: the rows must be committed to be seen.

@@ -8,8 +8,7 @@ from django.urls import reverse
 
 from events.models import EventKind, MailEvent
 from massmail.models import MassMailJob, OutgoingMail
-from tests.factories import UserCardFactory
-from tests.invoices import InvoiceFactory
+from tests.factories import InvoiceFactory, UserCardFactory
 from users.forms import CARD_FIELDS
 from users.models import MailSender
 

@@ -1,60 +1,8 @@
-"""Invoice test helpers: factories and a small reader of the PDFs fpdf2 writes."""
+"""Invoice test helpers: a small reader of the PDFs fpdf2 writes (factories: tests.factories)."""
 
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
-from decimal import Decimal
-
-import factory
-
-from invoices.models import Invoice, InvoiceAttachment, InvoiceLine
-from invoices.services import invoice_totals_recompute
-from tests.factories import UserCardFactory
-
-
-class InvoiceFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Invoice
-
-    number = factory.Sequence(lambda n: f"T-{n:05d}")
-    owner = factory.SubFactory(UserCardFactory)
-    customer_name = "Põhja Puit OÜ"
-    customer_email = factory.Sequence(lambda n: f"customer{n}@example.test")
-    issue_date = date(2026, 3, 2)
-    due_date = factory.LazyAttribute(lambda invoice: invoice.issue_date + timedelta(days=14))
-
-
-class InvoiceLineFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = InvoiceLine
-
-    invoice = factory.SubFactory(InvoiceFactory)
-    position = factory.Sequence(lambda n: n)
-    description = "Consulting services (h)"
-    quantity = Decimal("2.5")
-    unit_price = Decimal("80.00")
-
-
-def invoice_with_lines(lines: int = 3, **fields: object) -> Invoice:
-    """Create an invoice with `lines` lines and stored totals."""
-    invoice = InvoiceFactory(**fields)
-    for index in range(lines):
-        InvoiceLineFactory(
-            invoice=invoice,
-            position=index + 1,
-            description=f"Birch plywood 18 mm, lot {index + 1}",
-            quantity=Decimal(index + 1),
-            unit_price=Decimal("12.35"),
-        )
-    return invoice_totals_recompute(invoice=invoice)
-
-
-def attachment_add(invoice: Invoice, filename: str = "delivery-note.csv") -> InvoiceAttachment:
-    return InvoiceAttachment.objects.create(
-        invoice=invoice, filename=filename, content_type="text/csv", data=b"position;qty\n1;2\n"
-    )
-
 
 _ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
 

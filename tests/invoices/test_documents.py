@@ -23,8 +23,13 @@ from mailer.config import CardSettings, sender_config_resolve
 from mailer.messages import message_envelope
 from mailer.platform import Platform
 from mailer.verp import verp_address_parse
-from tests.factories import UserCardFactory, system_settings_set
-from tests.invoices import InvoiceFactory, attachment_add, invoice_with_lines
+from tests.factories import (
+    InvoiceFactory,
+    UserCardFactory,
+    attachment_add,
+    invoice_with_lines,
+    system_settings_set,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from invoices.models import CENT, Invoice, money_round, totals_compute
-from tests.invoices import InvoiceFactory, InvoiceLineFactory, invoice_with_lines
+from tests.factories import InvoiceFactory, InvoiceLineFactory, invoice_with_lines
 
 quantities = st.decimals(min_value=Decimal("0.001"), max_value=Decimal("10000"), places=3)
 prices = st.decimals(min_value=Decimal("-1000"), max_value=Decimal("100000"), places=4)

@@ -9,8 +9,13 @@ import pytest
 
 from invoices import pdf as invoice_pdf
 from invoices.pdf import invoice_pdf_render
-from tests.factories import UserCardFactory, system_settings_set
-from tests.invoices import InvoiceLineFactory, invoice_with_lines, pdf_text
+from tests.factories import (
+    InvoiceLineFactory,
+    UserCardFactory,
+    invoice_with_lines,
+    system_settings_set,
+)
+from tests.invoices import pdf_text
 
 pytestmark = pytest.mark.django_db
 

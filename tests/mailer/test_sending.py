@@ -13,36 +13,21 @@ from django.core.management import CommandError, call_command
 
 from events.models import MailEvent
 from mailer.exceptions import MailDeliveryError
-from tests.factories import SmtpCardFactory, UserCardFactory, system_settings_set
+from tests.factories import SERVER_CARD_PASSWORD as PASSWORD
+from tests.factories import UserCardFactory, server_card, system_settings_set
 
 pytestmark = pytest.mark.django_db
-
-PASSWORD = "Sälajane-parool-1"
-PORT_TLS = {25: "no", 465: "ssl", 587: "starttls"}
 
 
 def _parsed(delivery):
     return email.message_from_bytes(delivery.content, policy=email.policy.default)
 
 
-def _server_card(server, **values):
-    """A card whose own SMTP server is the given local server, named by its address."""
-    defaults = {
-        "code": "KIVI",
-        "email": "kivi@acme.test",
-        "mail_server": f"{server.address}:{server.port}",
-        "ssl_tls": PORT_TLS[server.port],
-        "smtp_username": "kivi@acme.test",
-        "smtp_password": PASSWORD,
-    }
-    return SmtpCardFactory(**(defaults | values))
-
-
 @pytest.mark.parametrize("tls", ["no", "starttls", "ssl"])
 def test_sendtestmail_delivers_through_each_tls_option(smtp_server, tls):
     """sendtestmail delivers one message with the card's From and AUTH over each TLS option."""
     server = smtp_server(tls=tls, users={"kivi@acme.test": PASSWORD}, by_address=True)
-    _server_card(server)
+    server_card(server)
     out = StringIO()
     call_command("sendtestmail", "kivi", "--to", "customer@example.test", stdout=out)
     [delivery] = server.sink.deliveries
@@ -60,7 +45,7 @@ def test_sendtestmail_delivers_through_each_tls_option(smtp_server, tls):
 def test_sendtestmail_inherits_global_card(smtp_server):
     """A Directo user sends through the global card's server and credential pair."""
     server = smtp_server(tls="ssl", users={"mailer@acme.test": "global-pw"}, by_address=True)
-    _server_card(
+    server_card(
         server,
         code="MAILER",
         email="mailer@acme.test",
@@ -107,7 +92,7 @@ def test_sendtestmail_directo_mode_sends_from_user_through_relay(smtp_server, se
 def test_sendtestmail_dry_run_sends_nothing(smtp_server):
     """--dry-run stops after RCPT with RSET: a transcript, and no message delivered."""
     server = smtp_server(tls="starttls", users={"kivi@acme.test": PASSWORD}, by_address=True)
-    _server_card(server)
+    server_card(server)
     out = StringIO()
     call_command(
         "sendtestmail", "KIVI", "--to", "c@example.test", "--dry-run", "--json", stdout=out
@@ -123,7 +108,7 @@ def test_sendtestmail_dry_run_sends_nothing(smtp_server):
 def test_sendtestmail_auth_failure_is_explained_and_recorded(smtp_server):
     """A rejected password exits non-zero with the explained cause and leaves an event."""
     server = smtp_server(tls="starttls", users={"kivi@acme.test": "other"}, by_address=True)
-    _server_card(server)
+    server_card(server)
     with pytest.raises(CommandError) as excinfo:
         call_command("sendtestmail", "KIVI", "--to", "c@example.test", stdout=StringIO())
     assert PASSWORD not in str(excinfo.value)
@@ -137,7 +122,7 @@ def test_sendtestmail_auth_failure_is_explained_and_recorded(smtp_server):
 def test_sendtestmail_refuses_internal_hosts(smtp_server, settings):
     """Without MAILER_ALLOW_PRIVATE_HOSTS a card's loopback server is refused unconnected."""
     server = smtp_server(tls="no", by_address=True)
-    _server_card(server, smtp_username="", smtp_password="")
+    server_card(server, smtp_username="", smtp_password="")
     settings.MAILER_ALLOW_PRIVATE_HOSTS = False
     with pytest.raises(CommandError, match="MAILER_ALLOW_PRIVATE_HOSTS"):
         call_command("sendtestmail", "KIVI", "--to", "c@example.test", stdout=StringIO())
@@ -156,7 +141,7 @@ def test_sendtestmail_incomplete_settings_send_nothing(smtp_server):
 def test_sendtestmail_is_rate_limited_per_user(smtp_server):
     """The sixth test e-mail in a minute is refused before connecting."""
     server = smtp_server(tls="no", by_address=True)
-    _server_card(server, smtp_username="", smtp_password="")
+    server_card(server, smtp_username="", smtp_password="")
     for _ in range(5):
         call_command(
             "sendtestmail", "KIVI", "--to", "c@example.test", "--dry-run", stdout=StringIO()
@@ -184,7 +169,7 @@ def usercard_mailer(settings):
 def test_usercard_backend_sends_django_mail_as_the_user(smtp_server, usercard_mailer):
     """send_mail(using="usercard") goes out through the From user's own server, one session."""
     server = smtp_server(tls="starttls", users={"kivi@acme.test": PASSWORD}, by_address=True)
-    _server_card(server)
+    server_card(server)
     sent = send_mail("Hello", "Body", "kivi@acme.test", ["a@example.test"], using="usercard")
     message = EmailMessage(
         "Two", "Body", "ignored@x.test", ["b@example.test"], headers={"X-Directo-User": "KIVI"}

@@ -31,11 +31,6 @@ def idp_settings_apply(settings, provider: IdentityProvider, ca_path: Path, redi
     return settings
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def idp(settings, tmp_path: Path) -> Iterator[IdentityProvider]:
     """A fresh identity provider on its own port, with the app's settings pointing at it."""

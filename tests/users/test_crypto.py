@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from tests.conftest import TEST_KEYS
+from tests.conftest import TEST_KEYS, use_keys
 from tests.factories import SmtpCardFactory, UserCardFactory
 from users import crypto
 from users.exceptions import EncryptionKeyError
@@ -19,21 +19,10 @@ from users.models import UserCard
 OLD, NEW = TEST_KEYS
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    """Hash the factories' account passwords quickly; these tests are not about logins."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def raw_password(pk: int) -> str:
     with connection.cursor() as cursor:
         cursor.execute("SELECT smtp_password FROM users_usercard WHERE id = %s", [pk])
         return cursor.fetchone()[0]
-
-
-def use_keys(settings, *keys: str) -> None:
-    settings.FIELD_ENCRYPTION_KEYS = list(keys)
-    crypto.fernet_keys.cache_clear()
 
 
 @pytest.mark.django_db

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from cryptography.fernet import Fernet
@@ -18,35 +16,14 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from tests.conftest import TEST_KEYS
+from tests.conftest import TEST_KEYS, manage_env
 from tests.factories import SmtpCardFactory, UserCardFactory, system_settings_set
 from users.models import SystemSettings, UserCard
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    """Hash the factories' account passwords quickly; these tests are not about logins."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 User = get_user_model()
-
-
-def manage_env(keys: list[str] | None = None) -> dict[str, str]:
-    """Return the environment of a `manage.py` subprocess using the test database and keys."""
-    db = connection.settings_dict
-    password = f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else ""
-    url = (
-        f"postgres://{quote(db['USER'])}{password}@{db['HOST'] or '127.0.0.1'}:"
-        f"{db['PORT'] or 5432}/{db['NAME']}"
-    )
-    return {
-        **os.environ,
-        "DATABASE_URL": url,
-        "FIELD_ENCRYPTION_KEYS": ",".join(keys or [TEST_KEYS[0]]),
-    }
 
 
 def manage_run(*args: str, stdin: str | None = None, keys: list[str] | None = None):
@@ -384,6 +361,7 @@ def test_export_usercards_round_trips_into_empty_database(tmp_path):
     assert len(first["user_cards"]) == 3
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_import_usercards_exit_status_in_subprocess(tmp_path):
     """The real command exits non-zero with the row error on stderr, and 0 on success."""

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 from axes.models import AccessAttempt
-from django.core.cache import cache
 from django.db.models import F
 from django.http import HttpRequest
 from django.test import RequestFactory
@@ -18,14 +17,6 @@ pytestmark = pytest.mark.django_db
 
 LOGIN, ADMIN_LOGIN, RESET = "/accounts/login/", "/admin/login/", "/accounts/password_reset/"
 PASSWORD = "correct-horse-battery-staple"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_counters():
-    """Password reset counts live in the (process-wide) cache: start each test at zero."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

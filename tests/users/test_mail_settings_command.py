@@ -16,12 +16,6 @@ from tests.users.test_import_export import manage_run
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    """Hash the factories' account passwords quickly; these tests are not about logins."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 JSON_KEYS = {
     "mode",
     "host",
@@ -160,6 +154,7 @@ def test_mail_settings_unknown_code_is_error():
         mail_settings("NOBODY", "--json")
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_mail_settings_exit_status_in_subprocess():
     """The real command exits 0 for an existing card, ready or not, and 1 for an unknown one."""

@@ -15,19 +15,13 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from oauth365.models import M365Connection
-from tests.conftest import TEST_KEYS
+from tests.conftest import TEST_KEYS, use_keys
 from tests.factories import SmtpCardFactory, UserCardFactory
 from tests.users.test_import_export import manage_env, manage_run
-from users import crypto, services
+from users import services
 from users.models import UserCard
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    """Hash the factories' account passwords quickly; these tests are not about logins."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 OLD, NEW = TEST_KEYS
@@ -53,11 +47,6 @@ def opens_with(key: str, token: str) -> bool:
     except InvalidToken:
         return False
     return True
-
-
-def use_keys(settings, *keys: str) -> None:
-    settings.FIELD_ENCRYPTION_KEYS = list(keys)
-    crypto.fernet_keys.cache_clear()
 
 
 def rotate(*args: str) -> tuple[str, str]:
@@ -205,6 +194,7 @@ def test_rotate_encryption_keys_without_keys_is_error(settings):
         rotate()
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_rotate_encryption_keys_concurrent_runs_rotate_each_value_once():
     """Two runs at once both succeed and together rotate every value exactly once."""
@@ -229,6 +219,7 @@ def test_rotate_encryption_keys_concurrent_runs_rotate_each_value_once():
     assert all(opens_with(NEW, token) for token in all_raw_tokens().values())
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_rotate_encryption_keys_exit_status_in_subprocess():
     """The real command exits 0 when all is rotated and non-zero when a value cannot be opened."""

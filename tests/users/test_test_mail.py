@@ -8,42 +8,18 @@ import html as html_lib
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
-from django.core.cache import cache
 from django.urls import reverse
 
 from events.models import MailEvent
 from portal.views import FRAGMENT_HEADER
-from tests.factories import SmtpCardFactory, UserCardFactory
+from tests.factories import SERVER_CARD_PASSWORD as PASSWORD
+from tests.factories import UserCardFactory, server_card
 from users.models import UserCard
 
 pytestmark = pytest.mark.django_db
 
-PASSWORD = "Sälajane-parool-1"
 BROWSER_PASSWORD = "correct-horse-battery-staple"
 PERSONAL_URL = "/personal/user/test-mail/"
-PORT_TLS = {25: "no", 465: "ssl", 587: "starttls"}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rate_limit():
-    """Start every test with no test e-mails counted against any card."""
-    cache.clear()
-    yield
-    cache.clear()
-
-
-def server_card(server, code: str = "MARI", **values) -> UserCard:
-    """A card whose own SMTP server is the given local server, named by its address."""
-    email = f"{code.lower()}@acme.test"
-    defaults = {
-        "code": code,
-        "email": email,
-        "mail_server": f"{server.address}:{server.port}",
-        "ssl_tls": PORT_TLS[server.port],
-        "smtp_username": email,
-        "smtp_password": PASSWORD,
-    }
-    return SmtpCardFactory(**(defaults | values))
 
 
 def test_data(to: str = "customer@example.test", *, dry_run: bool = False, **extra) -> dict:
@@ -87,7 +63,7 @@ def test_personal_card_shows_test_mail_form(client):
 def test_personal_test_mail_delivers_and_shows_transcript(client, smtp_server):
     """A test e-mail reaches the server and the page shows each step and the success line."""
     server = smtp_server(tls="starttls", users={"mari@acme.test": PASSWORD}, by_address=True)
-    card = server_card(server)
+    card = server_card(server, code="MARI")
     client.force_login(card.user)
     response = client.post(PERSONAL_URL, test_data())
     assert response.status_code == 200
@@ -107,7 +83,7 @@ def test_personal_test_mail_delivers_and_shows_transcript(client, smtp_server):
 def test_personal_test_mail_dry_run_stops_before_sending(client, smtp_server):
     """A dry run ends with RSET: the server saw the addresses and delivered nothing."""
     server = smtp_server(tls="starttls", users={"mari@acme.test": PASSWORD}, by_address=True)
-    card = server_card(server)
+    card = server_card(server, code="MARI")
     client.force_login(card.user)
     response = client.post(PERSONAL_URL, test_data(dry_run=True))
     assert response.status_code == 200
@@ -123,7 +99,7 @@ def test_personal_test_mail_dry_run_stops_before_sending(client, smtp_server):
 def test_personal_test_mail_auth_failure_is_explained_without_password(client, smtp_server):
     """A rejected password shows the explained cause, records an event, never the password."""
     server = smtp_server(tls="starttls", users={"mari@acme.test": "another"}, by_address=True)
-    card = server_card(server)
+    card = server_card(server, code="MARI")
     client.force_login(card.user)
     response = client.post(PERSONAL_URL, test_data())
     assert response.status_code == 200
@@ -143,7 +119,7 @@ def test_personal_test_mail_auth_failure_is_explained_without_password(client, s
 def test_personal_test_mail_refuses_internal_host(client, smtp_server, settings):
     """Without MAILER_ALLOW_PRIVATE_HOSTS a loopback server is refused and never contacted."""
     server = smtp_server(tls="no", by_address=True)
-    card = server_card(server, smtp_username="", smtp_password="")
+    card = server_card(server, code="MARI", smtp_username="", smtp_password="")
     settings.MAILER_ALLOW_PRIVATE_HOSTS = False
     client.force_login(card.user)
     response = client.post(PERSONAL_URL, test_data())
@@ -157,7 +133,7 @@ def test_personal_test_mail_ignores_posted_card(client, smtp_server):
     """A card id or code in the POST is ignored: only the signed-in user's card is tested."""
     own_server = smtp_server(tls="no", by_address=True)
     other_server = smtp_server(tls="no", by_address=True)
-    card = server_card(own_server, smtp_username="", smtp_password="")
+    card = server_card(own_server, code="MARI", smtp_username="", smtp_password="")
     other = server_card(other_server, code="KIVI", smtp_username="", smtp_password="")
     client.force_login(card.user)
     response = client.post(
@@ -171,7 +147,7 @@ def test_personal_test_mail_ignores_posted_card(client, smtp_server):
 def test_personal_test_mail_redirects_anonymous_to_login(client, smtp_server):
     """An anonymous POST goes to the login page and connects nowhere."""
     server = smtp_server(tls="no", by_address=True)
-    server_card(server, smtp_username="", smtp_password="")
+    server_card(server, code="MARI", smtp_username="", smtp_password="")
     response = client.post(PERSONAL_URL, test_data())
     assert response.status_code == 302
     assert response.url.startswith("/accounts/login/")
@@ -191,7 +167,7 @@ def test_personal_test_mail_redirects_anonymous_to_login(client, smtp_server):
 def test_personal_test_mail_refuses_bad_recipient(client, smtp_server, to, explained):
     """A recipient with CR/LF, NUL or not an address is refused with a message; nothing connects."""
     server = smtp_server(tls="no", by_address=True)
-    card = server_card(server, smtp_username="", smtp_password="")
+    card = server_card(server, code="MARI", smtp_username="", smtp_password="")
     client.force_login(card.user)
     response = client.post(PERSONAL_URL, test_data(to))
     assert response.status_code == 400
@@ -203,7 +179,7 @@ def test_personal_test_mail_refuses_bad_recipient(client, smtp_server, to, expla
 def test_personal_test_mail_rate_limit_shows_message(client, smtp_server):
     """The sixth test in a minute shows the service's message and connects nowhere."""
     server = smtp_server(tls="no", by_address=True)
-    card = server_card(server, smtp_username="", smtp_password="")
+    card = server_card(server, code="MARI", smtp_username="", smtp_password="")
     client.force_login(card.user)
     for _ in range(5):
         assert client.post(PERSONAL_URL, test_data(dry_run=True)).status_code == 200
@@ -218,7 +194,7 @@ def test_personal_test_mail_rate_limit_shows_message(client, smtp_server):
 def test_personal_test_mail_fragment_is_the_panel_alone(client, smtp_server):
     """With the fragment header the answer is the panel (for test_mail.js), not a full page."""
     server = smtp_server(tls="no", by_address=True)
-    card = server_card(server, smtp_username="", smtp_password="")
+    card = server_card(server, code="MARI", smtp_username="", smtp_password="")
     client.force_login(card.user)
     response = client.post(PERSONAL_URL, test_data(dry_run=True), headers={FRAGMENT_HEADER: "1"})
     assert response.status_code == 200
@@ -343,7 +319,7 @@ def test_usercard_admin_code_editable_on_add_page(admin_client):
 def test_test_mail_js_shows_transcript_in_place(chromium_page, live_server, smtp_server):
     """In Chromium the dry run's transcript appears on the card page without leaving it."""
     server = smtp_server(tls="starttls", users={"mari@acme.test": PASSWORD}, by_address=True)
-    card = server_card(server)
+    card = server_card(server, code="MARI")
     card.user.set_password(BROWSER_PASSWORD)
     card.user.save()
     page = chromium_page
