@@ -13,6 +13,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# A Unicode font for the invoice PDFs (invoices/pdf.py): without it they fall back to Helvetica,
+# which drops letters such as ā č ę ł ņ š.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
 # The dependencies first, from the runtime lock alone (exact versions and hashes; make lock
 # writes it): this layer is rebuilt only when the lock changes.
 COPY requirements/runtime.txt /tmp/requirements.txt

@@ -124,6 +124,32 @@ lint_run() {
     return "$status"
 }
 
+# Return 0 when a Unicode TrueType font of invoices/pdf.py (FONT_CANDIDATES) is installed;
+# without one the invoice PDFs fall back to Helvetica and lose ā č ē ģ ī ķ ļ ņ ū ą ć ę ł ń ś ź ż.
+invoice_font_present() {
+    [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] \
+        || [ -f /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf ]
+}
+
+# Install the Debian packages named, when missing ones are given and we may (root with
+# apt-get); otherwise say how. Never fails: $1 says what goes without them.
+debs_install() {
+    local without="$1"
+    shift
+    [ "$#" -gt 0 ] || return 0
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        say "Installing Debian packages: $*"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null \
+            && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+                "$@" >/dev/null \
+            || say "apt-get could not install $*: $without"
+    elif command -v apt-get >/dev/null 2>&1; then
+        say "Missing $*: run \`sudo apt-get install $*\`; $without"
+    else
+        say "Missing the Debian packages $* (or their equivalent here); $without"
+    fi
+}
+
 # Return 0 when something accepts TCP connections on host:port.
 port_open() {
     local host="$1" port="$2"
