@@ -8,6 +8,7 @@ passes in `SETTINGS_OVERRIDES_VARIABLE` (JSON, by setting name) through `setting
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import signal
@@ -24,6 +25,8 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 SETTINGS_OVERRIDES_VARIABLE = "SETTINGS_OVERRIDES_JSON"
 #: Celery logs "<node> ready." once the worker consumes from the broker.
 READY_MARK = b" ready."
+#: prctl(2) option: the signal a process gets when its parent dies.
+_PR_SET_PDEATHSIG = 1
 
 
 class WorkerStartError(RuntimeError):
@@ -49,6 +52,16 @@ def _children(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             found.append(int(entry))
     return found
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to stop the worker when the process that started it dies.
+
+    A test run or a benchmark killed outright would otherwise leave its worker consuming the
+    queue, taking the next run's tasks with stale settings.
+    """
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
@@ -104,6 +117,7 @@ class CeleryWorker:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: kill -9 takes the pool too
+                preexec_fn=_die_with_parent,  # before exec: no threads run in the child yet
             )
         deadline = time.monotonic() + self.ready_timeout
         while READY_MARK not in self.log.read_bytes():
