@@ -102,7 +102,7 @@ class MailTestOutcome:
 def mail_test_context(
     *, card: UserCard, action: str, form: MailTestForm | None = None
 ) -> dict[str, Any]:
-    """Return the context of the "Send test e-mail" panel (templates/portal/_test_mail.html)."""
+    """Return the context of the "Send test e-mail" panel (portal/templates/portal/_test_mail.html)."""
     if form is None:
         form = MailTestForm(prefix=TEST_MAIL_PREFIX, initial={"to": card.email})
     return {"test_mail_form": form, "test_mail_action": action, "test_mail_card": card}

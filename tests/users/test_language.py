@@ -171,10 +171,13 @@ def test_language_switcher_never_redirects_off_site():
 
 def test_language_html_lang_follows_active_language_on_oauth_pages():
     """Every base template names the active language, not a fixed "en"."""
-    for path in ("templates/base.html", "templates/oauth365/callback.html"):
+    for path in (
+        "directo_mail/templates/base.html",
+        "oauth365/templates/oauth365/callback.html",
+    ):
         text = (settings.BASE_DIR / path).read_text()
         assert '<html lang="{{ LANGUAGE_CODE }}">' in text, path
-    for template in settings.BASE_DIR.glob("templates/**/*.html"):
+    for template in settings.BASE_DIR.glob("*/templates/**/*.html"):
         assert '<html lang="en"' not in template.read_text(), template
 
 
