@@ -8,6 +8,7 @@ statements (transmitting, outcome); the claim and loading the documents are per 
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -21,6 +22,7 @@ from django.utils import timezone
 from events.errors import UserFacingError
 from mailer.events import mail_event_record_failure
 from mailer.messages import message_envelope
+from mailer.outages import DATABASE_ERRORS, database_retry, error_summary
 from mailer.services import mail_transport_get, sender_config_get
 from massmail.causes import MassMailCause
 from massmail.conf import mass_mail_refusal, massmail_settings
@@ -33,6 +35,7 @@ from massmail.pacing import Pacer
 from massmail.policy import Decision, JobAction, Stage, decide
 from massmail.reaper import massmail_reap
 from massmail.rows import ClaimedRow, LeaseLostError, RowLedger, massmail_claim
+from massmail.shutdown import stop_requested
 
 if TYPE_CHECKING:
     from mailer.config import SenderConfig
@@ -48,6 +51,8 @@ __all__ = [
     "worker_name",
 ]
 
+logger = logging.getLogger(__name__)
+
 
 class Outcome(StrEnum):
     """Why a dispatch run ended."""
@@ -59,6 +64,8 @@ class Outcome(StrEnum):
     PAUSED = "paused"  # this run paused the job (authentication, settings)
     NO_SLOT = "no_slot"  # every connection of the mailbox is in use by other workers
     SENDER_PAUSED = "sender_paused"  # quota: the mailbox waits until its window passes
+    SHUTDOWN = "shutdown"  # the worker is stopping: what is left goes to the next run
+    DATABASE_DOWN = "database_down"  # the database stayed away longer than a lease
 
 
 #: A row whose document was deleted after the job was created.
@@ -130,11 +137,38 @@ class Dispatcher:
         while True:
             if self.pacer.budget_spent():
                 return Outcome.BUDGET
+            if stop_requested():
+                return Outcome.SHUTDOWN
             self.pacer.keepalive()
-            batch = self.rows.claim(limit=batch_size)
-            outcome = self._send_batch(batch) if batch else self._when_nothing_claimed()
+            try:
+                batch = self.rows.claim(limit=batch_size)
+                outcome = self._send_batch(batch) if batch else self._when_nothing_claimed()
+            except DATABASE_ERRORS as exc:
+                outcome = self._database_outage(exc)
             if outcome is not None:
                 return outcome
+
+    def _database_outage(self, error: Exception) -> Outcome | None:
+        """Wait for the database (a lease at most), put back what was not sent, go on.
+
+        Each outcome already written, or replayed by the row ledger, stands. None: claim again.
+        """
+        logger.warning(
+            "Mass-mail job %s: the database is unreachable (%s); waiting for it",
+            self.job_id,
+            error_summary(error),
+        )
+        self._disconnect()  # the SMTP session may be mid-transaction
+        try:
+            back = database_retry(self.rows.recover, until=time.monotonic() + self.conf.lease)
+        except DATABASE_ERRORS:
+            # Claimed rows go back to the queue and transmitting ones become `unknown` when
+            # their leases run out (the reaper); the tick starts the next run.
+            return Outcome.DATABASE_DOWN
+        logger.info(
+            "Mass-mail job %s: the database is back; %s rows queued again", self.job_id, back
+        )
+        return None
 
     def _when_nothing_claimed(self) -> Outcome | None:
         """Finish the job, wait a little for a due retry (None: claim again), or stop."""
@@ -157,6 +191,9 @@ class Dispatcher:
     def _send_batch(self, batch: list[ClaimedRow]) -> Outcome | None:
         by_id = self.documents.load(card=self.job.owner, ids=[row.document_id for row in batch])
         for index, row in enumerate(batch):
+            if stop_requested():
+                self.rows.release(batch[index:])
+                return Outcome.SHUTDOWN
             if not self.watch.running():
                 self.rows.release(batch[index:])
                 return Outcome.STOPPED

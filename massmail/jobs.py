@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from celery import current_app
 from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from mailer.messages import message_id_make
 from mailer.services import sender_config_get
@@ -32,20 +34,37 @@ from users.models import MailSender
 if TYPE_CHECKING:
     from users.models import UserCard
 
+logger = logging.getLogger(__name__)
+#: What publishing a task raises while the broker is down (kombu's, and the socket's).
+BROKER_ERRORS: tuple[type[Exception], ...] = (KombuOperationalError, OSError)
 _BULK_BATCH = 5000
 
 
-def massmail_dispatch_enqueue(*, job_id: int, count: int = 1) -> None:
-    """Queue `count` dispatch tasks of a job, with the configured time limits."""
+def massmail_dispatch_enqueue(*, job_id: int, count: int = 1) -> bool:
+    """Queue `count` dispatch tasks of a job, with the configured time limits.
+
+    Return False when the broker is unreachable: the job stays as it is and the tick
+    (massmail.tasks) queues its dispatch once the broker is back.
+    """
     # By name: the task module calls the services here, so this module does not import it.
     task = current_app.tasks[DISPATCH_TASK]
     conf = massmail_settings()
-    for _ in range(max(1, count)):
-        task.apply_async(
-            args=(job_id,),
-            time_limit=math.ceil(conf.time_limit),
-            soft_time_limit=math.ceil(conf.soft_time_limit),
+    try:
+        for _ in range(max(1, count)):
+            task.apply_async(
+                args=(job_id,),
+                time_limit=math.ceil(conf.time_limit),
+                soft_time_limit=math.ceil(conf.soft_time_limit),
+            )
+    except BROKER_ERRORS as exc:
+        logger.warning(
+            "Mass-mail job %s: the task broker is unreachable (%s); the job waits, and the "
+            "tick queues its dispatch when the broker is back",
+            job_id,
+            exc,
         )
+        return False
+    return True
 
 
 _COLUMNS = (

@@ -4,10 +4,15 @@ Every write after the claim goes through one fence (`_held`): the row must still
 this worker and in a state the transition starts from. A row that the reaper queued again, a
 cancel failed or another worker reclaimed is left alone. Per message the database sees two
 statements: the fenced mark "transmitting" right before DATA, then the outcome.
+
+An outcome that cannot be written because our database went away is written again on a fresh
+connection until the row's lease runs out (a server that took the message must see it `sent`,
+never sent again); past that it stays "transmitting" and the reaper makes it `unknown`.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +24,7 @@ from django.utils import timezone
 
 from events.errors import UserFacingError
 from mailer.exceptions import MailDeliveryError
+from mailer.outages import DATABASE_ERRORS, database_retry
 from massmail.models import PENDING_STATUSES, JobStatus, MailStatus, MassMailJob, OutgoingMail
 
 #: The states each transition starts from; a row in any other state is not this worker's.
@@ -107,12 +113,21 @@ class RowLedger:
         self.job_id = job_id
         self.worker = worker
         self.lease = lease
+        #: When each held row's lease runs out (time.monotonic()): outcomes are replayed until.
+        self._lease_ends: dict[int, float] = {}
+        #: Rows whose "transmitting" mark met a database error: their DATA never started.
+        self._not_transmitted: set[int] = set()
 
     def claim(self, *, limit: int) -> list[ClaimedRow]:
-        return massmail_claim(job_id=self.job_id, worker=self.worker, limit=limit, lease=self.lease)
+        started = time.monotonic()
+        rows = massmail_claim(job_id=self.job_id, worker=self.worker, limit=limit, lease=self.lease)
+        self._lease_ends.update((row.id, started + self.lease) for row in rows)
+        return rows
 
     def release(self, rows: Collection[ClaimedRow]) -> None:
         massmail_release(ids=[row.id for row in rows], worker=self.worker)
+        for row in rows:
+            self._lease_ends.pop(row.id, None)
 
     def transmitting_marker(self, row: ClaimedRow) -> Callable[[], None]:
         """Return the transport's `before_data`: mark the row transmitting, once, or refuse."""
@@ -122,27 +137,59 @@ class RowLedger:
             nonlocal marked
             if marked:  # the transport reconnected and is at DATA again
                 return
+            started = time.monotonic()
             lease_until = timezone.now() + timedelta(seconds=self.lease)
-            updated = _held(self.worker, _FROM_CLAIMED, pk=row.id).update(
-                status=MailStatus.TRANSMITTING, lease_until=lease_until
-            )
+            try:
+                updated = _held(self.worker, _FROM_CLAIMED, pk=row.id).update(
+                    status=MailStatus.TRANSMITTING, lease_until=lease_until
+                )
+            except DATABASE_ERRORS:
+                # The transport drops the session before DATA: the row may go again.
+                self._not_transmitted.add(row.id)
+                raise
             if updated != 1:
                 raise LeaseLostError(row.id)
+            self._lease_ends[row.id] = started + self.lease
             marked = True
 
         return mark
 
+    def _write(self, row: ClaimedRow, write: Callable[[], object]) -> None:
+        """Write a row's outcome; through a database outage, again until its lease runs out."""
+        # A margin: the mark lands before the reaper's look at the expired lease.
+        until = self._lease_ends.pop(row.id, time.monotonic() + self.lease) - self.lease / 10
+        database_retry(write, until=until)
+
     def sent(self, row: ClaimedRow) -> None:
-        _held(self.worker, _FROM_TRANSMITTED, pk=row.id).update(
-            status=MailStatus.SENT,
-            sent_at=timezone.now(),
-            attempts=row.attempts + 1,
-            lease_until=None,
-            cause="",
-            params={},
-            user_message="",
-            smtp_code=None,
+        self._write(
+            row,
+            lambda: _held(self.worker, _FROM_TRANSMITTED, pk=row.id).update(
+                status=MailStatus.SENT,
+                sent_at=timezone.now(),
+                attempts=row.attempts + 1,
+                lease_until=None,
+                cause="",
+                params={},
+                user_message="",
+                smtp_code=None,
+            ),
         )
+
+    def recover(self) -> int:
+        """After a database outage: put back what this worker holds but did not transmit.
+
+        Rows that are "transmitting" and may have been transmitted stay as they are: their
+        outcome was written, or the reaper makes them `unknown`. Return how many went back.
+        """
+        held = _held(self.worker, _FROM_CLAIMED, job_id=self.job_id)
+        if self._not_transmitted:
+            held = held | _held(
+                self.worker, (MailStatus.TRANSMITTING,), pk__in=self._not_transmitted
+            )
+        back = held.update(status=MailStatus.QUEUED, claimed_by="", lease_until=None)
+        self._not_transmitted.clear()
+        self._lease_ends.clear()
+        return back
 
     def outcome(
         self,
@@ -161,7 +208,7 @@ class RowLedger:
         }
         if counts_attempt:
             values["attempts"] = row.attempts + 1
-        _held(self.worker, _FROM_HELD, pk=row.id).update(**values)
+        self._write(row, lambda: _held(self.worker, _FROM_HELD, pk=row.id).update(**values))
 
     def pending_state(self) -> dict[str, Any]:
         """Return the job's pending rows, queued rows and its next due retry (one query)."""

@@ -8,12 +8,14 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.utils import timezone
 
+from mailer.outages import DATABASE_ERRORS, error_summary
 from massmail.conf import DISPATCH_TASK, TICK_TASK, massmail_settings
 from massmail.dispatch import Outcome, massmail_dispatch_run
 from massmail.jobs import massmail_dispatch_enqueue, massmail_job_finish_if_done
 from massmail.limits import limit_store
 from massmail.models import ACTIVE_JOB_STATUSES, MailStatus, MassMailJob, OutgoingMail
 from massmail.reaper import massmail_reap
+from massmail.shutdown import stop_noted
 
 logger = logging.getLogger(__name__)
 
@@ -22,12 +24,20 @@ logger = logging.getLogger(__name__)
 def massmail_dispatch(job_id: int) -> str:
     """Send a job's due rows; queue the next run when the time budget ran out with work left."""
     try:
-        outcome = massmail_dispatch_run(job_id=job_id)
+        # A SIGTERM (a deploy) ends the run after the message in flight: no `unknown`.
+        with stop_noted():
+            outcome = massmail_dispatch_run(job_id=job_id)
     except SoftTimeLimitExceeded:
         # Rows still claimed are reaped when their lease expires; the next run goes on.
         logger.warning("Mass-mail job %s: dispatch hit its soft time limit", job_id)
         outcome = Outcome.BUDGET
-    if outcome == Outcome.BUDGET:
+    except DATABASE_ERRORS as exc:
+        # Before the first claim (or the database went away again): the tick wakes the job.
+        logger.warning(
+            "Mass-mail job %s: the database is unreachable (%s)", job_id, error_summary(exc)
+        )
+        outcome = Outcome.DATABASE_DOWN
+    if outcome in (Outcome.BUDGET, Outcome.SHUTDOWN):
         massmail_dispatch_enqueue(job_id=job_id)
     return str(outcome)
 

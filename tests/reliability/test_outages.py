@@ -94,6 +94,20 @@ def _recovery(server: Any, stack: Stack, since: float, before: int) -> float:
     return time.monotonic() - since
 
 
+def test_outage_postgres_restart_mid_job(stack, mass_server):
+    """A PostgreSQL fast restart mid-job: all go on; no row failed; the command reports, waits."""
+    server, command = _start_job(stack, mass_server)
+    _wait_deliveries(server, stack, COUNT // 4)
+    stack.postgres.restart(down_for=3.0)
+    back = time.monotonic()
+    recovery = _recovery(server, stack, back, len(server.sink.deliveries))
+
+    document, err = _finish(stack, server, command)
+    assert document["unknown"] == 0, "a message the server took was not marked sent"
+    assert "database is unreachable" in err
+    print(f"\nRECOVERY postgres restart: first message {recovery:.1f}s after the database is up")
+
+
 def test_outage_redis_restart_mid_job(stack, mass_server):
     """Redis restarted empty mid-job (tasks and limit counters lost): the job ends, none failed."""
     server, command = _start_job(stack, mass_server)
@@ -105,6 +119,59 @@ def test_outage_redis_restart_mid_job(stack, mass_server):
     document, _err = _finish(stack, server, command)
     assert document["unknown"] == 0
     print(f"\nRECOVERY redis restart: first message {recovery:.1f}s after Redis is up")
+
+
+def test_outage_redis_down_when_the_job_starts(stack, mass_server):
+    """Redis down as the job starts: the job is kept, the command waits, the tick starts it."""
+    server = mass_server(tls="no", users={"kivi@acme.test": PASSWORD}, data_delay=DATA_DELAY)
+    stack.seed(code="KIVI", server=f"{server.address}:{server.port}", count=COUNT)
+    stack.worker()
+    stack.redis.stop()
+    try:
+        command = stack.manage(
+            "massmail_invoices", "--user", "KIVI", "--all-unsent", "--wait", "--json",
+            "--timeout", "100",
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while not stack.query("SELECT id FROM mailer_massmailjob"):
+            assert command.poll() is None and time.monotonic() < deadline, command.stderr
+            time.sleep(0.1)
+        time.sleep(3)  # the enqueue gives up while Redis is down
+        assert command.poll() is None
+        assert not server.sink.deliveries
+    finally:
+        stack.redis.start()
+    back = time.monotonic()
+    recovery = _recovery(server, stack, back, 0)
+
+    document, err = _finish(stack, server, command)
+    assert document["unknown"] == 0
+    assert "broker is unreachable" in err
+    print(f"\nRECOVERY redis down at job start: first message {recovery:.1f}s after Redis is up")
+
+
+def test_outage_worker_sigterm_then_new_worker(stack, mass_server):
+    """A worker stopped with SIGTERM mid-job stops soon; a new one finishes without unknown."""
+    server, command = _start_job(stack, mass_server)
+    _wait_deliveries(server, stack, COUNT // 4)
+    [first] = stack.workers
+    stopped = time.monotonic()
+    first.terminate()
+    first.join(60)
+    assert not first.running()
+    stop_took = time.monotonic() - stopped
+    before = len(server.sink.deliveries)
+    started = time.monotonic()
+    stack.worker()
+    recovery = _recovery(server, stack, started, before)
+
+    document, _err = _finish(stack, server, command)
+    assert document["unknown"] == 0, stack.logs()
+    assert stop_took < 60
+    print(
+        f"\nRECOVERY worker SIGTERM: stopped in {stop_took:.1f}s; first message "
+        f"{recovery:.1f}s after the new worker started"
+    )
 
 
 def _send(port: int, raw: bytes) -> None:
