@@ -1,5 +1,5 @@
 # Shortcuts for the two README commands and the linters.
-.PHONY: run test lint lock bench
+.PHONY: run test lint lock bench messages
 
 run:
 	./bin/run
@@ -20,6 +20,19 @@ lock:
 	bash -c '. bin/lib.sh && venv_ensure dev'
 	$(LOCK) -o requirements/runtime.txt
 	$(LOCK) --extra dev --constraint requirements/runtime.txt -o requirements/dev.txt
+
+# The translation catalogs of every app (<app>/locale/): refresh them from the code and the
+# templates, then compile the .mo files (committed, so the image needs no gettext).
+APPS = directo_mail users events oauth365 mailer massmail invoices deliverability portal
+messages:
+	bash -c '. bin/lib.sh && venv_ensure dev'
+	for app in $(APPS); do (cd $$app && ../.venv/bin/django-admin makemessages \
+		--locale=et --locale=lv --locale=pl --no-obsolete --add-location=file \
+		--extension=html,txt,py) || exit 1; done
+	for app in $(APPS); do (cd $$app && ../.venv/bin/django-admin makemessages \
+		--domain=djangojs --locale=et --locale=lv --locale=pl --no-obsolete \
+		--add-location=file --ignore=locale) || exit 1; done
+	for app in $(APPS); do (cd $$app && ../.venv/bin/django-admin compilemessages) || exit 1; done
 
 # The mass-mailing benchmark (bench/run.py): make bench ARGS="--n 300 --rounds 5"
 bench:

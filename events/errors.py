@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any, ClassVar, Self
 
+from django.utils.translation import gettext
+
 #: A parameter of a message: named, plain and never a secret.
 Param = str | int | None
 
@@ -19,9 +21,11 @@ Param = str | int | None
 class ErrorCause(StrEnum):
     """A cause code (the stored value) and the message template a user reads.
 
-    Members are declared as `NAME = "code", "template with {placeholders}"`. A template is one
-    complete sentence or more and names the fix. Because a member equals its code,
-    `error.cause == "connection_refused"` holds.
+    Members are declared as `NAME = "code", gettext_noop("template with {placeholders}")`. A
+    template is one complete sentence or more and names the fix; `gettext_noop` puts it in the
+    app's catalog, and `render` translates it into the active language when the text is made
+    (so an event recorded in Estonian reads in Polish to a Polish reader). Because a member
+    equals its code, `error.cause == "connection_refused"` holds.
     """
 
     template: str
@@ -44,8 +48,9 @@ class ErrorCause(StrEnum):
         }
 
     def render(self, params: Mapping[str, Param]) -> str:
-        """Return the message for these parameters."""
-        return self.template.format_map(self.context(params))
+        """Return the message for these parameters, in the active language."""
+        template = gettext(self.template) if self.template else ""
+        return template.format_map(self.context(params))
 
 
 _REGISTRY: dict[str, ErrorCause] = {}
