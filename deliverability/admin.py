@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from deliverability.models import InboundMessage
 
@@ -46,7 +47,7 @@ class InboundMessageAdmin(admin.ModelAdmin):
         "raw_preview",
     )
 
-    @admin.display(description="message as received")
+    @admin.display(description=_("message as received"))
     def raw_preview(self, obj: InboundMessage) -> str:
         # Shown as escaped text only: received mail is hostile input.
         text = bytes(obj.raw)[:PREVIEW_CHARACTERS].decode("utf-8", "replace")

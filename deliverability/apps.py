@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class DeliverabilityConfig(AppConfig):
@@ -8,7 +9,7 @@ class DeliverabilityConfig(AppConfig):
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "deliverability"
-    verbose_name = "Deliverability"
+    verbose_name = _("Deliverability")
 
     def ready(self) -> None:
         from deliverability.causes import DeliverabilityCause

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from events.models import MailEvent
 from users.models import UserCard
@@ -14,48 +15,59 @@ RAW_STORE_LIMIT = 256 * 1024
 
 
 class InboundKind(models.TextChoices):
-    BOUNCE = "bounce", "Bounce (delivery failed)"
-    DELAYED = "delayed", "Delivery delayed"
-    INBOUND = "inbound", "Other mail"
-    UNPARSABLE = "unparsable", "Unparsable"
+    BOUNCE = "bounce", _("Bounce (delivery failed)")
+    DELAYED = "delayed", _("Delivery delayed")
+    INBOUND = "inbound", _("Other mail")
+    UNPARSABLE = "unparsable", _("Unparsable")
 
 
 class Attribution(models.TextChoices):
     """How a received message was tied to a card: only by what its sender cannot forge."""
 
-    NONE = "", "Unattributed"
-    VERP = "verp", "Signed bounce address (VERP)"
-    MESSAGE_ID = "message_id", "Message-ID of a message sent to that recipient"
+    NONE = "", _("Unattributed")
+    VERP = "verp", _("Signed bounce address (VERP)")
+    MESSAGE_ID = "message_id", _("Message-ID of a message sent to that recipient")
 
 
 class InboundMessage(models.Model):
     """One message the event mailbox accepted: envelope, size, what it was, and its raw bytes."""
 
-    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    envelope_from = models.CharField(max_length=320, blank=True)
-    envelope_to = models.TextField(blank=True, help_text="Envelope recipients, one a line.")
-    peer = models.CharField(max_length=100, blank=True)
-    size = models.PositiveIntegerField(default=0)
-    kind = models.CharField(max_length=12, choices=InboundKind.choices, db_index=True)
-    subject = models.CharField(max_length=998, blank=True)
-    message_id = models.CharField(max_length=998, blank=True)
-    original_message_id = models.CharField(max_length=998, blank=True, db_index=True)
-    bounce_format = models.CharField(max_length=20, blank=True)
-    parse_error = models.CharField(max_length=500, blank=True)
-    raw = models.BinaryField(blank=True)
-    raw_truncated = models.BooleanField(default=False)
-    events = models.ManyToManyField(MailEvent, blank=True, related_name="inbound_messages")
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True, db_index=True)
+    envelope_from = models.CharField(_("envelope sender"), max_length=320, blank=True)
+    envelope_to = models.TextField(
+        _("envelope recipients"), blank=True, help_text=_("Envelope recipients, one a line.")
+    )
+    peer = models.CharField(_("sending server"), max_length=100, blank=True)
+    size = models.PositiveIntegerField(_("size (bytes)"), default=0)
+    kind = models.CharField(_("kind"), max_length=12, choices=InboundKind.choices, db_index=True)
+    subject = models.CharField(_("subject"), max_length=998, blank=True)
+    message_id = models.CharField(_("Message-ID"), max_length=998, blank=True)
+    original_message_id = models.CharField(
+        _("Message-ID of the original message"), max_length=998, blank=True, db_index=True
+    )
+    bounce_format = models.CharField(_("bounce format"), max_length=20, blank=True)
+    parse_error = models.CharField(_("reading error"), max_length=500, blank=True)
+    raw = models.BinaryField(_("message as received"), blank=True)
+    raw_truncated = models.BooleanField(_("stored in part (too large)"), default=False)
+    events = models.ManyToManyField(
+        MailEvent, verbose_name=_("events"), blank=True, related_name="inbound_messages"
+    )
     card = models.ForeignKey(
         UserCard,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="inbound_messages",
-        help_text="The card whose mail this is about; empty when nothing unforgeable says so.",
+        verbose_name=_("user card"),
+        help_text=_("The card whose mail this is about; empty when nothing unforgeable says so."),
     )
-    attribution = models.CharField(max_length=12, choices=Attribution.choices, blank=True)
+    attribution = models.CharField(
+        _("attribution"), max_length=12, choices=Attribution.choices, blank=True
+    )
 
     class Meta:
+        verbose_name = _("received message")
+        verbose_name_plural = _("received messages")
         ordering: ClassVar = ["-received_at", "-id"]
         indexes: ClassVar = [
             # The cap on unattributed mail drops the oldest rows of that kind.

@@ -11,6 +11,7 @@ from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_safe
 
 from deliverability.diagnostics import card_diagnostics_get
@@ -37,7 +38,7 @@ def permission_needed(perm: str) -> Callable[[View], View]:
         @wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if not request.user.has_perm(perm):
-                raise PermissionDenied("You do not have permission to see this page.")
+                raise PermissionDenied(gettext("You do not have permission to see this page."))
             return view(request, *args, **kwargs)
 
         return wrapped
@@ -48,7 +49,7 @@ def permission_needed(perm: str) -> Callable[[View], View]:
 def _own_card(request: HttpRequest) -> UserCard:
     card: UserCard | None = getattr(request.user, "card", None)
     if card is None:
-        raise Http404("Your account has no user card.")
+        raise Http404(gettext("Your account has no user card."))
     return card
 
 

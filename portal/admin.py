@@ -15,6 +15,8 @@ from django.urls import URLPattern, path, reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
 
 from mailer.config import CardSettings, sender_config_resolve
@@ -76,7 +78,7 @@ class UserCardAdmin(admin.ModelAdmin):
         """Send a test e-mail (or a dry run) through any saved card the staff user may change."""
         card = self.get_object(request, unquote(object_id))
         if card is None:
-            raise Http404(f"No user card with the id “{object_id}”.")
+            raise Http404(gettext("No user card with the id “%(id)s”.") % {"id": object_id})
         if not self.has_change_permission(request, card):
             raise PermissionDenied
         action = self._test_mail_url(card)
@@ -88,20 +90,20 @@ class UserCardAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "original": card,
-            "title": f"Send test e-mail: {card.code}",
+            "title": gettext("Send test e-mail: %(code)s") % {"code": card.code},
             "subtitle": None,
         }
         return mail_test_respond(request, "admin/users/usercard/test_mail.html", context, status)
 
     def get_fieldsets(self, request: HttpRequest, obj: UserCard | None = None) -> Any:
-        fieldsets: list[tuple[str | None, dict[str, Any]]] = [
+        fieldsets: list[tuple[Any, dict[str, Any]]] = [
             (None, {"fields": ("code", "name", "email", "language")}),
-            ("Sending", {"fields": ("mail_sender",)}),
+            (_("Sending"), {"fields": ("mail_sender",)}),
             (
-                "Mail server",
+                _("Mail server"),
                 {
                     "classes": ("server-fields",),
-                    "description": "Used only with SMTP and Microsoft 365 OAUTH.",
+                    "description": _("Used only with SMTP and Microsoft 365 OAUTH."),
                     "fields": (
                         "provider_presets",
                         "mail_server",
@@ -112,14 +114,14 @@ class UserCardAdmin(admin.ModelAdmin):
                 },
             ),
             (
-                "Documents",
+                _("Documents"),
                 {"fields": ("mail_as_attachment", "attachments_with_email", "mail_edit")},
             ),
         ]
         if obj is not None:
             fieldsets += [
                 ("Microsoft 365", {"fields": ("m365_status",)}),
-                ("Effective settings", {"fields": ("effective_settings",)}),
+                (_("Effective settings"), {"fields": ("effective_settings",)}),
             ]
         return fieldsets
 
@@ -131,9 +133,11 @@ class UserCardAdmin(admin.ModelAdmin):
             return ("smtp_password", "clear_smtp_password")
         return ("secret_state",)
 
-    @admin.display(description="Password")
+    @admin.display(description=_("Password"))
     def secret_state(self, obj: UserCard | None) -> str:
-        return "set" if obj is not None and obj.smtp_password else "not set"
+        if obj is not None and obj.smtp_password:
+            return pgettext("password", "set")
+        return pgettext("password", "not set")
 
     def get_list_display(self, request: HttpRequest) -> tuple[str | Callable[[Any], str], ...]:
         # Resolve every row against one global card and platform read once per page.
@@ -142,7 +146,7 @@ class UserCardAdmin(admin.ModelAdmin):
         global_settings = CardSettings.from_card(global_card) if global_card else None
         platform = platform_get(company_slug=system.company_slug)
 
-        @admin.display(description="effective mode")
+        @admin.display(description=_("effective mode"))
         def effective_mode(card: UserCard) -> str:
             config = sender_config_resolve(
                 user=CardSettings.from_card(card), global_card=global_settings, platform=platform
@@ -153,15 +157,15 @@ class UserCardAdmin(admin.ModelAdmin):
 
         return (*self.list_display, effective_mode)
 
-    @admin.display(description="Provider presets")
+    @admin.display(description=_("Provider presets"))
     def provider_presets(self, obj: UserCard | None) -> SafeString:
         return preset_buttons_render()
 
-    @admin.display(description="Microsoft 365 status")
+    @admin.display(description=_("Microsoft 365 status"))
     def m365_status(self, obj: UserCard | None) -> SafeString | str:
         return m365_status_render(obj) if obj is not None and obj.pk else "—"
 
-    @admin.display(description="Effective settings")
+    @admin.display(description=_("Effective settings"))
     def effective_settings(self, obj: UserCard | None) -> SafeString | str:
         if obj is None or not obj.pk:
             return "—"
@@ -211,9 +215,11 @@ class UserCardAdmin(admin.ModelAdmin):
                 *protected,
                 *(
                     format_html(
-                        "User card {}: the mail sending user of the system settings. Name "
-                        "another card there before deleting it.",
-                        card.code,
+                        gettext(
+                            "User card {code}: the mail sending user of the system settings. "
+                            "Name another card there before deleting it."
+                        ),
+                        code=card.code,
                     )
                     for card in global_cards
                 ),
@@ -233,7 +239,7 @@ class SystemSettingsAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("mail_sending_user_code", "company_name")}),
         (
-            "Platform (from the environment)",
+            _("Platform (from the environment)"),
             {"fields": ("event_mailbox_address", "platform_relay", "platform_outbound_ips")},
         ),
     )
@@ -256,18 +262,20 @@ class SystemSettingsAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.display(description="Event mailbox address")
+    @admin.display(description=_("Event mailbox address"))
     def event_mailbox_address(self, obj: SystemSettings) -> str:
-        return obj.event_mailbox_address() or "— (set the company name)"
+        return obj.event_mailbox_address() or gettext("— (set the company name)")
 
-    @admin.display(description="Platform relay (Directo mode)")
+    @admin.display(description=_("Platform relay (Directo mode)"))
     def platform_relay(self, obj: SystemSettings) -> str:
         # Host, port and TLS only: PLATFORM_RELAY_URL may carry credentials.
         platform = platform_get()
-        return f"{platform.relay_host}:{platform.relay_port}, SSL/TLS: " + (
-            SslTls(platform.relay_ssl_tls).label
-        )
+        return gettext("%(host)s:%(port)s, SSL/TLS: %(ssl_tls)s") % {
+            "host": platform.relay_host,
+            "port": platform.relay_port,
+            "ssl_tls": SslTls(platform.relay_ssl_tls).label,
+        }
 
-    @admin.display(description="Platform outbound IP addresses")
+    @admin.display(description=_("Platform outbound IP addresses"))
     def platform_outbound_ips(self, obj: SystemSettings) -> str:
         return ", ".join(settings.PLATFORM_OUTBOUND_IPS) or "—"

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext, pgettext
 
 from mailer.services import sender_config_get
 from users.models import MailSender, SslTls, UserCard
@@ -21,7 +22,7 @@ def m365_status(card: UserCard) -> dict[str, Any]:
     """Return the card's Microsoft 365 connection state for display; never the token cache."""
     connection = getattr(card, "m365_connection", None) if card.pk else None
     if connection is None or not connection.token_cache:
-        return {"state": "none", "label": "Not authenticated", "account": "", "when": None}
+        return {"state": "none", "label": gettext("Not authenticated"), "account": "", "when": None}
     return {
         "state": "connected" if connection.usable else "reauth_needed",
         "label": connection.get_status_display(),
@@ -43,25 +44,25 @@ def effective_settings(card: UserCard) -> dict[str, Any]:
     sources = view["sources"]
     mode = view["mode"]
     ssl_tls = view["ssl_tls"]
+    password = (
+        pgettext("password", "set") if view["password_set"] else pgettext("password", "not set")
+    )
+    mass_mail = gettext("allowed") if view["mass_mail_allowed"] else gettext("not allowed")
     rows = [
-        ("Mail sender", MailSender(mode).label, sources.get("mode", "")),
-        ("Server", view["host"] or "—", sources.get("host", "")),
-        ("Port", view["port"] or "—", sources.get("port", "")),
-        ("SSL/TLS", SslTls(ssl_tls).label if ssl_tls else "—", sources.get("ssl_tls", "")),
-        ("Username", view["username"] or "—", sources.get("username", "")),
+        (gettext("Mail sender"), MailSender(mode).label, sources.get("mode", "")),
+        (gettext("Server"), view["host"] or "—", sources.get("host", "")),
+        (gettext("Port"), view["port"] or "—", sources.get("port", "")),
+        (gettext("SSL/TLS"), SslTls(ssl_tls).label if ssl_tls else "—", sources.get("ssl_tls", "")),
+        (gettext("Username"), view["username"] or "—", sources.get("username", "")),
+        (gettext("Password"), password, sources.get("password_set", "")),
+        (gettext("From"), view["from"] or "—", sources.get("from", "")),
+        (gettext("Reply-To"), view["reply_to"] or "—", sources.get("reply_to", "")),
         (
-            "Password",
-            "set" if view["password_set"] else "not set",
-            sources.get("password_set", ""),
+            gettext("Envelope sender"),
+            view["envelope_from"] or "—",
+            sources.get("envelope_from", ""),
         ),
-        ("From", view["from"] or "—", sources.get("from", "")),
-        ("Reply-To", view["reply_to"] or "—", sources.get("reply_to", "")),
-        ("Envelope sender", view["envelope_from"] or "—", sources.get("envelope_from", "")),
-        (
-            "Mass mailing",
-            "allowed" if view["mass_mail_allowed"] else "not allowed",
-            sources.get("mass_mail_allowed", ""),
-        ),
+        (gettext("Mass mailing"), mass_mail, sources.get("mass_mail_allowed", "")),
     ]
     return {"rows": rows, "ready": view["ready"], "missing": view["missing"]}
 

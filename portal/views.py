@@ -14,6 +14,8 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
@@ -44,7 +46,7 @@ def personal_card(request: HttpRequest) -> HttpResponse:
         form = PersonalCardForm(request.POST, instance=card)
         if form.is_valid():
             form.save()
-            messages.success(request, "Your mail settings have been saved.")
+            messages.success(request, gettext("Your mail settings have been saved."))
             for warning in [*card.server_change_notices(), *card.warnings()]:
                 messages.warning(request, warning)
             return redirect("personal:card")
@@ -72,7 +74,7 @@ class RecipientField(forms.EmailField):
         # NUL is left to CharField's ProhibitNullCharactersValidator, whose message names it.
         if isinstance(value, str) and has_control_characters(value, nul=False):
             raise ValidationError(
-                "The recipient address must be on one line (no line breaks).", code="line_break"
+                _("The recipient address must be on one line (no line breaks)."), code="line_break"
             )
         return super().to_python(value)
 
@@ -80,11 +82,11 @@ class RecipientField(forms.EmailField):
 class MailTestForm(forms.Form):
     """The recipient and the dry-run switch of "Send test e-mail"; no secret is ever posted."""
 
-    to = RecipientField(label="Recipient", max_length=254)
+    to = RecipientField(label=_("Recipient"), max_length=254)
     dry_run = forms.BooleanField(
-        label="Dry run (stop before sending)",
+        label=_("Dry run (stop before sending)"),
         required=False,
-        help_text="Connect, sign in and check the addresses, then RSET: nothing is sent.",
+        help_text=_("Connect, sign in and check the addresses, then RSET: nothing is sent."),
     )
 
 
@@ -102,7 +104,7 @@ class MailTestOutcome:
 def mail_test_context(
     *, card: UserCard, action: str, form: MailTestForm | None = None
 ) -> dict[str, Any]:
-    """Return the context of the "Send test e-mail" panel (portal/templates/portal/_test_mail.html)."""
+    """Return the context of the "Send test e-mail" panel (portal/_test_mail.html)."""
     if form is None:
         form = MailTestForm(prefix=TEST_MAIL_PREFIX, initial={"to": card.email})
     return {"test_mail_form": form, "test_mail_action": action, "test_mail_card": card}
@@ -127,9 +129,11 @@ def mail_test_handle(
     if result.error is not None:
         message = result.error.user_message
     elif dry_run:
-        message = f"The server accepted the dry run for {to}: the test e-mail was not sent."
+        message = gettext(
+            "The server accepted the dry run for %(to)s: the test e-mail was not sent."
+        ) % {"to": to}
     else:
-        message = f"The server accepted the test e-mail for {to}."
+        message = gettext("The server accepted the test e-mail for %(to)s.") % {"to": to}
     context["test_mail"] = MailTestOutcome(
         to=to, dry_run=dry_run, ok=result.ok, steps=result.transcript, message=message
     )

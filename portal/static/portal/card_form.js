@@ -4,9 +4,20 @@
 (function () {
   "use strict";
 
+  // The JavaScript catalog (jsi18n) is loaded before this script; English if it is missing.
+  var gettext = window.gettext || function (text) { return text; };
+  var pgettext = window.pgettext || function (context, text) { return text; };
+  var interpolate = window.interpolate || function (format, values) {
+    return format.replace(/%\((\w+)\)s/g, function (match, name) { return String(values[name]); });
+  };
+
   var SERVER_MODES = ["smtp", "m365_oauth"];
   var SUGGESTED = { "25": "starttls", "465": "ssl", "587": "starttls" };
-  var LABELS = { no: "No", ssl: "SSL", starttls: "StartTLS / SSL / TLS" };
+  // The SSL/TLS choices as the select names them; "No" is the SSL/TLS one, not Yes/No.
+  function sslLabel(value) {
+    var labels = { no: pgettext("ssl_tls", "No"), ssl: "SSL", starttls: "StartTLS / SSL / TLS" };
+    return labels[value];
+  }
 
   function byId(id) {
     return document.getElementById(id);
@@ -60,11 +71,16 @@
       return;
     }
     hint.hidden = false;
-    hint.firstChild.textContent = ssl.value === ""
-      ? "Port " + port + ": “" + LABELS[suggested] + "” will be used. "
-      : "Port " + port + " usually expects “" + LABELS[suggested] + "”, not “" + LABELS[ssl.value] + "”. ";
+    var values = { port: port, suggested: sslLabel(suggested), chosen: sslLabel(ssl.value) };
+    hint.firstChild.textContent = interpolate(
+      ssl.value === ""
+        ? gettext("Port %(port)s: “%(suggested)s” will be used.")
+        : gettext("Port %(port)s usually expects “%(suggested)s”, not “%(chosen)s”."),
+      values,
+      true
+    ) + " ";
     hint.lastChild.dataset.value = suggested;
-    hint.lastChild.textContent = "Use " + LABELS[suggested];
+    hint.lastChild.textContent = interpolate(gettext("Use %(suggested)s"), values, true);
   }
 
   function presetApply(button, fields) {

@@ -1,6 +1,8 @@
 // Load the deliverability panel after the card page is shown (DNS may take seconds).
 (function () {
   "use strict";
+  // The JavaScript catalog (jsi18n) is loaded before this script; English if it is missing.
+  var gettext = window.gettext || function (text) { return text; };
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-diagnostics-url]").forEach(function (box) {
       fetch(box.dataset.diagnosticsUrl, { credentials: "same-origin" })
@@ -11,7 +13,7 @@
         .then(function (html) { box.innerHTML = html; })
         .catch(function () {
           box.querySelector("p").textContent =
-            "The DNS check could not be loaded; open it from the link or try again later.";
+            gettext("The DNS check could not be loaded; open it from the link or try again later.");
         });
     });
   });

@@ -3,6 +3,9 @@
 (function () {
   "use strict";
 
+  // The JavaScript catalog (jsi18n) is loaded before this script; English if it is missing.
+  var gettext = window.gettext || function (text) { return text; };
+
   // Must match users.views.FRAGMENT_HEADER.
   var FRAGMENT_HEADER = "X-Test-Mail-Fragment";
   // The view answers these with the panel (form and result); anything else is a full page.
@@ -40,7 +43,7 @@
       button.disabled = true;
     }
     if (result) {
-      result.textContent = "Connecting to the mail server…";
+      result.textContent = gettext("Connecting to the mail server…");
     }
     fetch(form.action, {
       method: "POST",
