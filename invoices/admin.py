@@ -14,6 +14,8 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext, pgettext
+from django.utils.translation import gettext_lazy as _
 
 from invoices.documents import (
     DEFAULT_BODY_TEMPLATE,
@@ -34,7 +36,7 @@ class InvoiceLineInline(admin.TabularInline):
     fields = ("position", "description", "quantity", "unit_price", "vat_rate", "net_amount")
     readonly_fields = ("net_amount",)
 
-    @admin.display(description="net amount")
+    @admin.display(description=_("net amount"))
     def net_amount(self, line: InvoiceLine) -> str:
         return str(line.net_amount) if line.pk else "—"
 
@@ -49,7 +51,7 @@ class InvoiceAttachmentInline(admin.TabularInline):
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.display(description="size (bytes)")
+    @admin.display(description=_("size (bytes)"))
     def size(self, attachment: InvoiceAttachment) -> int:
         return attachment.size
 
@@ -58,10 +60,10 @@ class MassMailTemplateForm(forms.Form):
     """The subject and body templates of a mass-mail job ("Mail edit" Yes)."""
 
     subject_template = forms.CharField(
-        label="Subject", max_length=500, widget=forms.TextInput(attrs={"size": 80})
+        label=_("Subject"), max_length=500, widget=forms.TextInput(attrs={"size": 80})
     )
     body_template = forms.CharField(
-        label="Body", widget=forms.Textarea(attrs={"rows": 12, "cols": 80})
+        label=_("Body"), widget=forms.Textarea(attrs={"rows": 12, "cols": 80})
     )
 
     def _checked(self, name: str, field: str) -> str:
@@ -73,10 +75,10 @@ class MassMailTemplateForm(forms.Form):
         return value
 
     def clean_subject_template(self) -> str:
-        return self._checked("subject_template", "subject")
+        return self._checked("subject_template", pgettext("e-mail", "subject"))
 
     def clean_body_template(self) -> str:
-        return self._checked("body_template", "body")
+        return self._checked("body_template", pgettext("e-mail", "body"))
 
 
 @admin.register(Invoice)
@@ -87,13 +89,14 @@ class InvoiceAdmin(admin.ModelAdmin):
         "owner",
         "customer_name",
         "customer_email",
+        "language",
         "email_ok",
         "issue_date",
         "due_date",
         "total",
         "currency",
     )
-    list_filter = ("owner", "currency", "issue_date", "due_date")
+    list_filter = ("owner", "language", "currency", "issue_date", "due_date")
     list_select_related = ("owner",)
     search_fields = ("number", "customer_name", "customer_email", "owner__code")
     date_hierarchy = "issue_date"
@@ -101,19 +104,22 @@ class InvoiceAdmin(admin.ModelAdmin):
     inlines = (InvoiceLineInline, InvoiceAttachmentInline)
     fieldsets = (
         (None, {"fields": ("number", "owner", "issue_date", "due_date", "currency")}),
-        ("Customer", {"fields": ("customer_name", "customer_email", "email_problem")}),
-        ("Totals", {"fields": ("subtotal", "vat", "total")}),
+        (
+            _("Customer"),
+            {"fields": ("customer_name", "customer_email", "language", "email_problem")},
+        ),
+        (_("Totals"), {"fields": ("subtotal", "vat", "total")}),
         (None, {"fields": ("notes", "created_at")}),
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Invoice]:
         return super().get_queryset(request).select_related("owner")
 
-    @admin.display(description="e-mail ok", boolean=True)
+    @admin.display(description=_("e-mail ok"), boolean=True)
     def email_ok(self, invoice: Invoice) -> bool:
         return invoice.customer_email_problem() is None
 
-    @admin.display(description="e-mail problem")
+    @admin.display(description=_("e-mail problem"))
     def email_problem(self, invoice: Invoice) -> str:
         return invoice.customer_email_problem() or "—"
 
@@ -128,7 +134,7 @@ class InvoiceAdmin(admin.ModelAdmin):
         """Mass mailing starts a job: it needs the permission to add mass-mail jobs."""
         return request.user.has_perm("massmail.add_massmailjob")
 
-    @admin.action(description="Mass-mail selected invoices", permissions=["mass_mail"])
+    @admin.action(description=_("Mass-mail selected invoices"), permissions=["mass_mail"])
     def mass_mail(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> HttpResponse | None:
         """Start one job per owner; with "Mail edit" Yes, edit the templates first."""
         by_owner: dict[Any, list[int]] = defaultdict(list)
@@ -139,16 +145,18 @@ class InvoiceAdmin(admin.ModelAdmin):
             if "apply" in request.POST:
                 form = MassMailTemplateForm(request.POST)
             else:
+                # The defaults in the user's language; left as they are, each invoice gets them
+                # in its customer's language (see _template_typed).
                 form = MassMailTemplateForm(
                     initial={
-                        "subject_template": DEFAULT_SUBJECT_TEMPLATE,
-                        "body_template": DEFAULT_BODY_TEMPLATE,
+                        "subject_template": gettext(DEFAULT_SUBJECT_TEMPLATE),
+                        "body_template": gettext(DEFAULT_BODY_TEMPLATE),
                     }
                 )
             if not form.is_bound or not form.is_valid():
                 context = {
                     **self.admin_site.each_context(request),
-                    "title": "Edit the e-mail before mass-mailing",
+                    "title": gettext("Edit the e-mail before mass-mailing"),
                     "opts": self.model._meta,
                     "form": form,
                     "placeholders": PLACEHOLDERS.items(),
@@ -157,8 +165,10 @@ class InvoiceAdmin(admin.ModelAdmin):
                     "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
                 }
                 return TemplateResponse(request, "massmail/admin_mass_mail_edit.html", context)
-            subject = form.cleaned_data["subject_template"]
-            body = form.cleaned_data["body_template"]
+            subject = _template_typed(
+                form.cleaned_data["subject_template"], DEFAULT_SUBJECT_TEMPLATE
+            )
+            body = _template_typed(form.cleaned_data["body_template"], DEFAULT_BODY_TEMPLATE)
         for card, ids in by_owner.items():
             try:
                 job = invoices_mass_mail_start(
@@ -170,19 +180,40 @@ class InvoiceAdmin(admin.ModelAdmin):
                 )
             except MassMailRefusedError as exc:
                 self.message_user(
-                    request, f"{card.code}: the job was refused. {exc.user_message}", messages.ERROR
+                    request,
+                    gettext("{code}: the job was refused. {reason}").format(
+                        code=card.code, reason=exc.user_message
+                    ),
+                    messages.ERROR,
                 )
                 continue
             link = reverse("massmail:job", args=[job.pk])
             self.message_user(
                 request,
                 format_html(
-                    '{}: mass-mail job {} started for {} invoices. <a href="{}">Follow it</a>.',
-                    card.code,
-                    job.pk,
-                    job.total,
-                    link,
+                    ngettext(
+                        "{code}: mass-mail job {job} started for {count} invoice. "
+                        '<a href="{link}">Follow it</a>.',
+                        "{code}: mass-mail job {job} started for {count} invoices. "
+                        '<a href="{link}">Follow it</a>.',
+                        job.total,
+                    ),
+                    code=card.code,
+                    job=job.pk,
+                    count=job.total,
+                    link=link,
                 ),
                 messages.SUCCESS,
             )
         return None
+
+
+def _template_typed(typed: str, default: str) -> str | None:
+    """Return the template the user typed, or None when it is the default (in any language).
+
+    None lets each invoice's e-mail use the default in its customer's language; a template
+    the user changed is used as typed for every invoice.
+    """
+    if typed.replace("\r\n", "\n") in (default, gettext(default)):
+        return None
+    return typed

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_noop
+
 from events.errors import ErrorCause
 
 
@@ -16,25 +18,27 @@ class InvoiceCause(ErrorCause):
     # InvoiceRecipientError: the customer's address (Invoice.customer_email_problem).
     RECIPIENT_MISSING = (
         "recipient_missing",
-        (
+        gettext_noop(
             "Invoice {number} has no customer e-mail address; enter the customer's address on "
             "the invoice."
         ),
     )
     RECIPIENT_LINE_BREAK = (
         "recipient_line_break",
-        "The customer e-mail address of invoice {number} contains a line break; remove it.",
+        gettext_noop(
+            "The customer e-mail address of invoice {number} contains a line break; remove it."
+        ),
     )
     RECIPIENT_SEVERAL = (
         "recipient_several",
-        (
+        gettext_noop(
             "The customer e-mail address of invoice {number} “{address}” holds more than one "
             "address or a space; enter a single address."
         ),
     )
     RECIPIENT_INVALID = (
         "recipient_invalid",
-        (
+        gettext_noop(
             "The customer e-mail address of invoice {number} “{address}” is not a valid e-mail "
             "address; correct it on the invoice."
         ),
@@ -42,25 +46,29 @@ class InvoiceCause(ErrorCause):
     # InvoiceTemplateError: a subject or body template.
     TEMPLATE_INVALID = (
         "template_invalid",
-        "The {field} has an unmatched “{{” or “}}”; write {{{{ or }}}} for a literal brace.",
+        gettext_noop(
+            "The {field} has an unmatched “{{” or “}}”; write {{{{ or }}}} for a literal brace."
+        ),
     )
     TEMPLATE_PLACEHOLDER_UNKNOWN = (
         "template_placeholder_unknown",
-        "The {field} uses an unknown placeholder {placeholder}; use one of {known}.",
+        gettext_noop("The {field} uses an unknown placeholder {placeholder}; use one of {known}."),
     )
     TEMPLATE_PLACEHOLDER_FORMATTED = (
         "template_placeholder_formatted",
-        "The {field} formats the placeholder {placeholder}; write it plainly as {placeholder}.",
+        gettext_noop(
+            "The {field} formats the placeholder {placeholder}; write it plainly as {placeholder}."
+        ),
     )
     # MassMailRefusedError of a job of invoices.
     INVOICES_NOT_OWNED = (
         "invoices_not_owned",
-        (
+        gettext_noop(
             "Invoices {ids} do not exist or are not invoices of {code}; a job mails one user's "
             "invoices through that user's settings."
         ),
     )
     NO_INVOICES = (
         "no_invoices",
-        "There are no invoices to mail for {code}.",
+        gettext_noop("There are no invoices to mail for {code}."),
     )

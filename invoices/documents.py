@@ -7,11 +7,15 @@ import string
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from django.utils import translation
 from django.utils.html import escape, linebreaks
+from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext_lazy as _
 
 from events.errors import Param
 from invoices.causes import InvoiceCause
 from invoices.pdf import (
+    date_format,
     invoice_pdf_render,
     money_format,
     price_format,
@@ -23,13 +27,18 @@ from massmail.documents import DocumentError
 from users.models import MailAsAttachment
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from django.core.mail import EmailMultiAlternatives
+    from django_stubs_ext import StrOrPromise
 
     from invoices.models import Invoice
     from mailer.config import SenderConfig
 
-DEFAULT_SUBJECT_TEMPLATE = "Invoice {number} from {company}"
-DEFAULT_BODY_TEMPLATE = (
+#: The default templates, in English as stored on a job; an invoice's e-mail uses their
+#: translation into the invoice's language (each keeps the same placeholders).
+DEFAULT_SUBJECT_TEMPLATE = gettext_noop("Invoice {number} from {company}")
+DEFAULT_BODY_TEMPLATE = gettext_noop(
     "Dear {customer},\n"
     "\n"
     "{document_intro} invoice {number} of {issue_date} for {total} {currency}, "
@@ -41,23 +50,23 @@ DEFAULT_BODY_TEMPLATE = (
 )
 
 #: The placeholders a subject or body template may use (the "Mail edit" form lists them).
-PLACEHOLDERS: Mapping[str, str] = {
-    "number": "invoice number",
-    "customer": "customer name",
-    "customer_email": "customer e-mail address",
-    "issue_date": "issue date (YYYY-MM-DD)",
-    "due_date": "due date (YYYY-MM-DD)",
-    "subtotal": "total without VAT",
-    "vat": "VAT amount",
-    "total": "total with VAT",
-    "currency": "currency code, e.g. EUR",
-    "company": "your company name (System settings; else your name)",
-    "sender": "your name (user card)",
-    "sender_email": "your e-mail address (user card)",
-    "document_intro": "“Please find attached” (PDF) or “Below is” (in the body)",
+PLACEHOLDERS: Mapping[str, StrOrPromise] = {
+    "number": _("invoice number"),
+    "customer": _("customer name"),
+    "customer_email": _("customer e-mail address"),
+    "issue_date": _("issue date (in the customer's language: 2026-12-31 or 31.12.2026)"),
+    "due_date": _("due date (in the customer's language: 2026-12-31 or 31.12.2026)"),
+    "subtotal": _("total without VAT"),
+    "vat": _("VAT amount"),
+    "total": _("total with VAT"),
+    "currency": _("currency code, e.g. EUR"),
+    "company": _("your company name (System settings; else your name)"),
+    "sender": _("your name (user card)"),
+    "sender_email": _("your e-mail address (user card)"),
+    "document_intro": _("“Please find attached” (PDF) or “Below is” (in the body)"),
 }
-_PDF_INTRO = "Please find attached"
-_BODY_INTRO = "Below is"
+_PDF_INTRO = gettext_noop("Please find attached")
+_BODY_INTRO = gettext_noop("Below is")
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -104,7 +113,7 @@ def invoice_template_check(template: str, *, field: str = "template") -> None:
     except ValueError:
         raise InvoiceTemplateError(InvoiceCause.TEMPLATE_INVALID, field=field) from None
     known = ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
-    for _, name, spec, conversion in parsed:
+    for _literal, name, spec, conversion in parsed:
         if name is None:
             continue
         # Only bare names: "{number.__class__}" or "{number[0]}" would reach into objects.
@@ -128,14 +137,14 @@ def template_render(template: str, values: Mapping[str, str], *, field: str = "t
 
 
 def invoice_placeholder_values(*, invoice: Invoice, company: str, as_pdf: bool) -> dict[str, str]:
-    """Return the text of every placeholder for one invoice."""
+    """Return the text of every placeholder for one invoice, in the active language."""
     owner = invoice.owner
     return {
         "number": invoice.number,
         "customer": invoice.customer_name,
         "customer_email": invoice.customer_email.strip(),
-        "issue_date": invoice.issue_date.isoformat(),
-        "due_date": invoice.due_date.isoformat(),
+        "issue_date": date_format(invoice.issue_date),
+        "due_date": date_format(invoice.due_date),
         "subtotal": money_format(invoice.subtotal),
         "vat": money_format(invoice.vat),
         "total": money_format(invoice.total),
@@ -143,7 +152,7 @@ def invoice_placeholder_values(*, invoice: Invoice, company: str, as_pdf: bool) 
         "company": company,
         "sender": owner.name or owner.code,
         "sender_email": owner.email,
-        "document_intro": _PDF_INTRO if as_pdf else _BODY_INTRO,
+        "document_intro": gettext(_PDF_INTRO if as_pdf else _BODY_INTRO),
     }
 
 
@@ -165,9 +174,27 @@ def _table_rows(invoice: Invoice) -> list[tuple[str, str, str, str, str]]:
     ]
 
 
+def _table_header(invoice: Invoice) -> tuple[str, str, str, str, str]:
+    return (
+        gettext("Description"),
+        gettext("Quantity"),
+        gettext("Unit price"),
+        gettext("VAT"),
+        gettext("Amount {currency}").format(currency=invoice.currency),
+    )
+
+
+def _totals(invoice: Invoice) -> list[tuple[str, Decimal]]:
+    return [
+        (gettext("Subtotal"), invoice.subtotal),
+        (gettext("VAT"), invoice.vat),
+        (gettext("Total {currency}").format(currency=invoice.currency), invoice.total),
+    ]
+
+
 def invoice_text_render(invoice: Invoice, *, company: str) -> str:
-    """Return the invoice as a plain-text table for the body of an e-mail."""
-    header = ("Description", "Quantity", "Unit price", "VAT", f"Amount {invoice.currency}")
+    """Return the invoice as a plain-text table for the body of an e-mail (active language)."""
+    header = _table_header(invoice)
     rows = _table_rows(invoice)
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     widths[0] = min(widths[0], 48)
@@ -183,19 +210,15 @@ def invoice_text_render(invoice: Invoice, *, company: str) -> str:
     label_width = len(rule) - widths[-1] - 2
     totals = [
         f"{label:>{label_width}}  {money_format(amount):>{widths[-1]}}"
-        for label, amount in (
-            ("Subtotal", invoice.subtotal),
-            ("VAT", invoice.vat),
-            (f"Total {invoice.currency}", invoice.total),
-        )
+        for label, amount in _totals(invoice)
     ]
     return "\n".join(
         [
-            f"INVOICE {invoice.number}",
-            f"Seller: {company}",
-            f"Customer: {invoice.customer_name}",
-            f"Issue date: {invoice.issue_date.isoformat()}",
-            f"Due date: {invoice.due_date.isoformat()}",
+            gettext("INVOICE {number}").format(number=invoice.number),
+            gettext("Seller: {company}").format(company=company),
+            gettext("Customer: {customer}").format(customer=invoice.customer_name),
+            gettext("Issue date: {date}").format(date=date_format(invoice.issue_date)),
+            gettext("Due date: {date}").format(date=date_format(invoice.due_date)),
             "",
             row_text(header),
             rule,
@@ -209,6 +232,16 @@ def invoice_text_render(invoice: Invoice, *, company: str) -> str:
 
 def invoice_html_render(invoice: Invoice, *, company: str, letter: str) -> str:
     """Return the letter and the invoice as an HTML document (every value escaped)."""
+    details = "<br>".join(
+        escape(text)
+        for text in (
+            gettext("Seller: {company}").format(company=company),
+            gettext("Customer: {customer}").format(customer=invoice.customer_name),
+            gettext("Issue date: {date}").format(date=date_format(invoice.issue_date)),
+            gettext("Due date: {date}").format(date=date_format(invoice.due_date)),
+        )
+    )
+    title = gettext("Invoice {number}").format(number=invoice.number)
     cell = 'style="padding:4px 8px;border-bottom:1px solid #dde1e6;text-align:{}"'
     rows = "".join(
         "<tr>"
@@ -221,28 +254,21 @@ def invoice_html_render(invoice: Invoice, *, company: str, letter: str) -> str:
     )
     head = "".join(
         f"<th {cell.format('left' if index == 0 else 'right')}>{escape(title)}</th>"
-        for index, title in enumerate(
-            ("Description", "Quantity", "Unit price", "VAT", f"Amount {invoice.currency}")
-        )
+        for index, title in enumerate(_table_header(invoice))
     )
     totals = "".join(
         f'<tr><td colspan="4" {cell.format("right")}>{escape(label)}</td>'
         f"<td {cell.format('right')}>{escape(money_format(amount))}</td></tr>"
-        for label, amount in (
-            ("Subtotal", invoice.subtotal),
-            ("VAT", invoice.vat),
-            (f"Total {invoice.currency}", invoice.total),
-        )
+        for label, amount in _totals(invoice)
     )
     notes = linebreaks(invoice.notes, autoescape=True) if invoice.notes else ""
     return (
-        '<!DOCTYPE html><html><head><meta charset="utf-8"></head>'
+        f'<!DOCTYPE html><html lang="{escape(translation.get_language() or "en")}"><head>'
+        '<meta charset="utf-8"></head>'
         '<body style="font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#1d232b">'
         f"{linebreaks(letter, autoescape=True)}"
-        f"<h2>Invoice {escape(invoice.number)}</h2>"
-        f"<p>Seller: {escape(company)}<br>Customer: {escape(invoice.customer_name)}<br>"
-        f"Issue date: {invoice.issue_date.isoformat()}<br>"
-        f"Due date: {invoice.due_date.isoformat()}</p>"
+        f"<h2>{escape(title)}</h2>"
+        f"<p>{details}</p>"
         f'<table style="border-collapse:collapse"><thead><tr>{head}</tr></thead>'
         f"<tbody>{rows}{totals}</tbody></table>{notes}</body></html>"
     )
@@ -262,12 +288,47 @@ def invoice_email_build(
     `company` is the seller name when the caller already knows it (a mass-mail batch looks it
     up once instead of twice per invoice).
 
+    The e-mail and its PDF are written in the invoice's language (`Invoice.language`): the
+    default templates (None, or the English defaults a job stores) are used in their
+    translation, dates and amounts as that language writes them; a template the user edited
+    is used as typed.
+
     Raises InvoiceRecipientError when the customer address is unusable and InvoiceTemplateError
     when a template is malformed; a mass-mail job fails that one invoice with the error's cause.
     """
     problem = invoice_recipient_error(invoice)
     if problem is not None:
         raise problem
+    with translation.override(invoice.language or "en"):
+        return _email_build(
+            invoice=invoice,
+            config=config,
+            subject_template=subject_template,
+            body_template=body_template,
+            message_id=message_id,
+            company=company,
+        )
+
+
+def template_default_or_own(template: str | None, default: str) -> str:
+    """Return the default template in the active language, or the user's own one as typed.
+
+    None and the English default (as a job stores it) mean the default.
+    """
+    if template is None or template == default:
+        return gettext(default)
+    return template
+
+
+def _email_build(
+    *,
+    invoice: Invoice,
+    config: SenderConfig,
+    subject_template: str | None,
+    body_template: str | None,
+    message_id: str | None,
+    company: str | None,
+) -> EmailMultiAlternatives:
     card = invoice.owner
     as_pdf = card.mail_as_attachment == MailAsAttachment.PDF
     company = seller_name(invoice) if company is None else company
@@ -275,12 +336,12 @@ def invoice_email_build(
     # A line break in a subject would be a header injection: fold the values to one line (the
     # template itself is still checked by message_build).
     subject = template_render(
-        subject_template if subject_template is not None else DEFAULT_SUBJECT_TEMPLATE,
+        template_default_or_own(subject_template, DEFAULT_SUBJECT_TEMPLATE),
         {key: " ".join(value.split()) for key, value in values.items()},
         field="subject",
     )
     letter = template_render(
-        body_template if body_template is not None else DEFAULT_BODY_TEMPLATE,
+        template_default_or_own(body_template, DEFAULT_BODY_TEMPLATE),
         values,
         field="body",
     )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Exists, OuterRef, QuerySet
+from django.utils.translation import gettext
 
 from invoices.causes import InvoiceCause
 from invoices.documents import (
@@ -38,8 +39,13 @@ def invoices_unsent(*, card: UserCard) -> QuerySet[Invoice]:
 
 
 def invoice_label(number: str, customer: str) -> str:
-    """Return what a job page calls an invoice: "Invoice 2026-0042, Acme Ltd"."""
-    return f"Invoice {number}, {customer}" if customer else f"Invoice {number}"
+    """Return what a job page calls an invoice: "Invoice 2026-0042, Acme Ltd".
+
+    The label is stored with the row in the language of the user who starts the job.
+    """
+    if customer:
+        return gettext("Invoice {number}, {customer}").format(number=number, customer=customer)
+    return gettext("Invoice {number}").format(number=number)
 
 
 class InvoicesNotOwnedError(DocumentError):

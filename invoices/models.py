@@ -10,10 +10,11 @@ from typing import ClassVar
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from events.errors import Param
 from invoices.causes import InvoiceCause
-from users.models import UserCard
+from users.models import Language, UserCard
 
 CENT = Decimal("0.01")
 DEFAULT_VAT_RATE = Decimal("22")
@@ -54,39 +55,54 @@ def totals_compute(lines: Iterable[tuple[Decimal, Decimal, Decimal]]) -> Totals:
 class Invoice(models.Model):
     """A sales invoice of one user (the owner, whose card's mail settings send it)."""
 
-    number = models.CharField(max_length=40, unique=True)
+    number = models.CharField(_("number"), max_length=40, unique=True)
     owner = models.ForeignKey(
         UserCard,
         on_delete=models.PROTECT,
         related_name="invoices",
-        help_text="The user whose mail settings send this invoice.",
+        verbose_name=_("owner"),
+        help_text=_("The user whose mail settings send this invoice."),
     )
-    customer_name = models.CharField(max_length=200)
+    customer_name = models.CharField(_("customer name"), max_length=200)
     # Deliberately not an EmailField: a bad address must reach the mass-mail job, which fails
     # that invoice alone with the cause (customer_email_problem) instead of refusing the row.
-    customer_email = models.CharField("customer e-mail", max_length=254, blank=True)
-    issue_date = models.DateField()
-    due_date = models.DateField()
-    currency = models.CharField(max_length=3, default="EUR")
-    notes = models.TextField(blank=True)
-    subtotal = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0.00"))
-    vat = models.DecimalField("VAT", max_digits=14, decimal_places=2, default=Decimal("0.00"))
-    total = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0.00"))
-    created_at = models.DateTimeField(auto_now_add=True)
+    customer_email = models.CharField(_("customer e-mail"), max_length=254, blank=True)
+    #: The customer's language: the invoice's e-mail and PDF go out in it (SPEC "Languages").
+    language = models.CharField(
+        _("language"),
+        max_length=5,
+        choices=Language.choices,
+        default=Language.ENGLISH,
+        help_text=_("The customer's language: the invoice's e-mail and PDF are written in it."),
+    )
+    issue_date = models.DateField(_("issue date"))
+    due_date = models.DateField(_("due date"))
+    currency = models.CharField(_("currency"), max_length=3, default="EUR")
+    notes = models.TextField(_("notes"), blank=True)
+    subtotal = models.DecimalField(
+        _("subtotal"), max_digits=14, decimal_places=2, default=Decimal("0.00")
+    )
+    vat = models.DecimalField(_("VAT"), max_digits=14, decimal_places=2, default=Decimal("0.00"))
+    total = models.DecimalField(
+        _("total"), max_digits=14, decimal_places=2, default=Decimal("0.00")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("invoice")
+        verbose_name_plural = _("invoices")
         ordering: ClassVar = ["-issue_date", "-number"]
         indexes: ClassVar = [models.Index(fields=["owner", "-issue_date"])]
         constraints: ClassVar = [
             models.CheckConstraint(
                 condition=models.Q(due_date__gte=models.F("issue_date")),
                 name="invoices_invoice_due_after_issue",
-                violation_error_message="The due date cannot be before the issue date.",
+                violation_error_message=_("The due date cannot be before the issue date."),
             ),
             models.CheckConstraint(
                 condition=models.Q(total=models.F("subtotal") + models.F("vat")),
                 name="invoices_invoice_total_consistent",
-                violation_error_message="The total must equal the subtotal plus VAT.",
+                violation_error_message=_("The total must equal the subtotal plus VAT."),
             ),
         ]
 
@@ -121,22 +137,28 @@ class Invoice(models.Model):
 
 
 class InvoiceLine(models.Model):
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
-    position = models.PositiveSmallIntegerField(default=0)
-    description = models.CharField(max_length=300)
-    quantity = models.DecimalField(max_digits=12, decimal_places=3, default=Decimal("1"))
-    unit_price = models.DecimalField(max_digits=14, decimal_places=4)
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.CASCADE, related_name="lines", verbose_name=_("invoice")
+    )
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    description = models.CharField(_("description"), max_length=300)
+    quantity = models.DecimalField(
+        _("quantity"), max_digits=12, decimal_places=3, default=Decimal("1")
+    )
+    unit_price = models.DecimalField(_("unit price"), max_digits=14, decimal_places=4)
     vat_rate = models.DecimalField(
-        "VAT rate (%)", max_digits=5, decimal_places=2, default=DEFAULT_VAT_RATE
+        _("VAT rate (%)"), max_digits=5, decimal_places=2, default=DEFAULT_VAT_RATE
     )
 
     class Meta:
+        verbose_name = _("invoice line")
+        verbose_name_plural = _("invoice lines")
         ordering: ClassVar = ["invoice", "position", "pk"]
         constraints: ClassVar = [
             models.CheckConstraint(
                 condition=models.Q(vat_rate__gte=0, vat_rate__lte=100),
                 name="invoices_invoiceline_vat_rate_range",
-                violation_error_message="The VAT rate must be between 0 and 100 %.",
+                violation_error_message=_("The VAT rate must be between 0 and 100 %."),
             ),
         ]
 
@@ -151,12 +173,18 @@ class InvoiceLine(models.Model):
 class InvoiceAttachment(models.Model):
     """A file of the invoice itself (a delivery note, a timesheet), mailed along on request."""
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="attachments")
-    filename = models.CharField(max_length=200)
-    content_type = models.CharField(max_length=100, default="application/octet-stream")
-    data = models.BinaryField()
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.CASCADE, related_name="attachments", verbose_name=_("invoice")
+    )
+    filename = models.CharField(_("file name"), max_length=200)
+    content_type = models.CharField(
+        _("content type"), max_length=100, default="application/octet-stream"
+    )
+    data = models.BinaryField(_("data"))
 
     class Meta:
+        verbose_name = _("invoice attachment")
+        verbose_name_plural = _("invoice attachments")
         ordering: ClassVar = ["invoice", "pk"]
 
     def __str__(self) -> str:

@@ -10,12 +10,14 @@ import shutil
 import tempfile
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from django.utils import translation
+from django.utils.translation import gettext
 from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.enums import TextMode, XPos, YPos
@@ -139,9 +141,25 @@ def seller_name(invoice: Invoice) -> str:
     return SystemSettings.load().company_name or invoice.owner.name or invoice.owner.code
 
 
+#: Languages that write amounts with a decimal comma (1 234,50) and dates as 31.12.2026.
+_COMMA_LANGUAGES = frozenset({"et", "lv", "pl"})
+_NBSP = "\u00a0"
+
+
+def _comma_language() -> bool:
+    """Return whether the active language writes a decimal comma (Estonian, Latvian, Polish)."""
+    return (translation.get_language() or "en").split("-")[0] in _COMMA_LANGUAGES
+
+
+def _number_text(text: str) -> str:
+    """Return Python's "12,345.6" as the active language writes it: 12 345.6 or 12 345,6."""
+    text = text.replace(",", _NBSP)
+    return text.replace(".", ",") if _comma_language() else text
+
+
 def money_format(amount: Decimal) -> str:
-    """Return an amount with a no-break space between thousands: 12 345.60."""
-    return f"{amount:,.2f}".replace(",", "\u00a0")
+    """Return an amount, thousands split by no-break spaces: 12 345.60 (et, lv, pl: 12 345,60)."""
+    return _number_text(f"{amount:,.2f}")
 
 
 def price_format(price: Decimal) -> str:
@@ -149,12 +167,18 @@ def price_format(price: Decimal) -> str:
     cents = price.quantize(Decimal("0.01"))
     if cents == price:
         return money_format(cents)
-    return f"{price.normalize():,f}".replace(",", "\u00a0")
+    return _number_text(f"{price.normalize():,f}")
 
 
 def quantity_format(quantity: Decimal) -> str:
+    """Return a quantity without trailing zeros: 2.5 (et, lv, pl: 2,5)."""
     text = f"{quantity:f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    return _number_text(text.rstrip("0").rstrip(".") if "." in text else text)
+
+
+def date_format(day: date) -> str:
+    """Return a date as the active language writes it: 2026-12-31 (et, lv, pl: 31.12.2026)."""
+    return day.strftime("%d.%m.%Y") if _comma_language() else day.isoformat()
 
 
 class _InvoicePDF(FPDF):
@@ -219,7 +243,12 @@ class _InvoicePDF(FPDF):
 def invoice_pdf_render(
     *, invoice: Invoice, compress: bool = True, company: str | None = None
 ) -> bytes:
-    """Render the invoice to PDF bytes: the same invoice always gives the same bytes."""
+    """Render the invoice to PDF bytes in its language: the same invoice gives the same bytes."""
+    with translation.override(invoice.language or "en"):
+        return _pdf_render(invoice=invoice, compress=compress, company=company)
+
+
+def _pdf_render(*, invoice: Invoice, compress: bool, company: str | None) -> bytes:
     company = seller_name(invoice) if company is None else company
     owner = invoice.owner
     lines = list(invoice.lines.all())
@@ -229,8 +258,12 @@ def invoice_pdf_render(
     pdf.set_compression(compress)
     # Fixed metadata so the bytes depend on the invoice only (the trailer /ID hashes them too).
     pdf.set_creation_date(datetime.combine(invoice.issue_date, time(0, 0), tzinfo=UTC))
-    pdf.set_title(f"Invoice {invoice.number}")
-    pdf.set_subject(f"Invoice {invoice.number} to {invoice.customer_name}")
+    pdf.set_title(gettext("Invoice {number}").format(number=invoice.number))
+    pdf.set_subject(
+        gettext("Invoice {number} to {customer}").format(
+            number=invoice.number, customer=invoice.customer_name
+        )
+    )
     pdf.set_author(company)
     pdf.set_creator("directo-mail")
     pdf.set_margins(18, 16, 18)
@@ -249,19 +282,19 @@ def invoice_pdf_render(
     left_bottom = pdf.get_y()
     pdf.set_xy(pdf.l_margin + width * 0.6, top)
     pdf.use(20, bold=True)
-    pdf.put(width * 0.4, 9, "INVOICE", align="R", new_x=XPos.LEFT, new_y=YPos.NEXT)
+    pdf.put(width * 0.4, 9, gettext("INVOICE"), align="R", new_x=XPos.LEFT, new_y=YPos.NEXT)
     pdf.use(9)
-    for label, value in (
-        ("Number", invoice.number),
-        ("Issue date", invoice.issue_date.isoformat()),
-        ("Due date", invoice.due_date.isoformat()),
+    for text in (
+        gettext("Number: {number}").format(number=invoice.number),
+        gettext("Issue date: {date}").format(date=date_format(invoice.issue_date)),
+        gettext("Due date: {date}").format(date=date_format(invoice.due_date)),
     ):
-        pdf.put(width * 0.4, 5, f"{label}: {value}", align="R", new_x=XPos.LEFT, new_y=YPos.NEXT)
+        pdf.put(width * 0.4, 5, text, align="R", new_x=XPos.LEFT, new_y=YPos.NEXT)
     pdf.set_y(max(left_bottom, pdf.get_y()) + 8)
 
     # Customer.
     pdf.use(8, bold=True)
-    pdf.line_break(width, 5, "BILL TO")
+    pdf.line_break(width, 5, gettext("BILL TO"))
     pdf.use(11, bold=True)
     pdf.line_break(width, 6, invoice.customer_name)
     pdf.use(9)
@@ -272,11 +305,11 @@ def invoice_pdf_render(
     # Lines.
     columns = (
         ("#", 8, "R"),
-        ("Description", width - 8 - 20 - 28 - 16 - 30, "L"),
-        ("Quantity", 20, "R"),
-        ("Unit price", 28, "R"),
-        ("VAT %", 16, "R"),
-        (f"Amount {currency}", 30, "R"),
+        (gettext("Description"), width - 8 - 20 - 28 - 16 - 30, "L"),
+        (gettext("Quantity"), 20, "R"),
+        (gettext("Unit price"), 28, "R"),
+        (gettext("VAT %"), 16, "R"),
+        (gettext("Amount {currency}").format(currency=currency), 30, "R"),
     )
     pdf.set_fill_color(235, 238, 242)
     pdf.use(8.5, bold=True)
@@ -302,9 +335,9 @@ def invoice_pdf_render(
     # Totals.
     label_width, value_width = 40, 34
     for label, amount, bold in (
-        ("Subtotal", invoice.subtotal, False),
-        ("VAT", invoice.vat, False),
-        (f"Total {currency}", invoice.total, True),
+        (gettext("Subtotal"), invoice.subtotal, False),
+        (gettext("VAT"), invoice.vat, False),
+        (gettext("Total {currency}").format(currency=currency), invoice.total, True),
     ):
         pdf.use(10 if bold else 9, bold=bold)
         pdf.set_x(pdf.l_margin + width - label_width - value_width)
@@ -318,8 +351,12 @@ def invoice_pdf_render(
     pdf.line_break(
         width,
         5,
-        f"Please pay {money_format(invoice.total)} {currency} by {invoice.due_date.isoformat()}, "
-        f"reference {invoice.number}.",
+        gettext("Please pay {amount} {currency} by {due_date}, reference {number}.").format(
+            amount=money_format(invoice.total),
+            currency=currency,
+            due_date=date_format(invoice.due_date),
+            number=invoice.number,
+        ),
     )
     if invoice.notes:
         pdf.ln(2)

@@ -37,9 +37,10 @@ def invoice_totals_recompute(*, invoice: Invoice) -> Invoice:
     return invoice
 
 
-# Realistic Baltic and Polish customers: (prefix, stems, suffixes) per country.
+# Realistic Baltic and Polish customers: (language, prefix, stems, suffixes) per country.
 _COMPANIES = (
     (
+        "et",
         "",
         (
             "Kivi Ehitus",
@@ -56,6 +57,7 @@ _COMPANIES = (
         (" OÜ", " AS", " OÜ"),
     ),
     (
+        "lv",
         "SIA ",
         (
             "Baltijas Koks",
@@ -69,6 +71,7 @@ _COMPANIES = (
         ("",),
     ),
     (
+        "pl",
         "",
         (
             "Łódzka Hurtownia",
@@ -102,9 +105,15 @@ _PRODUCTS = (
 )
 
 
-def _demo_company(rng: random.Random) -> str:
-    prefix, stems, suffixes = rng.choice(_COMPANIES)
-    return f"{prefix}{rng.choice(stems)}{rng.choice(suffixes)}"
+#: Every fourth demo invoice of a run (the first one included) is written in English, for a
+#: customer abroad; the others in their customer's country's language.
+DEMO_ENGLISH_EVERY = 4
+
+
+def _demo_company(rng: random.Random) -> tuple[str, str]:
+    """Return a customer's name and its country's language."""
+    language, prefix, stems, suffixes = rng.choice(_COMPANIES)
+    return f"{prefix}{rng.choice(stems)}{rng.choice(suffixes)}", language
 
 
 def _demo_lines(rng: random.Random) -> list[InvoiceLine]:
@@ -176,7 +185,12 @@ def invoice_demo_create(
     seed: int | None = None,
     today: date | None = None,
 ) -> list[Invoice]:
-    """Create `count` realistic invoices of one owner in bulk, with lines and stored totals."""
+    """Create `count` realistic invoices of one owner in bulk, with lines and stored totals.
+
+    The same seed gives the same invoices. Their languages are spread over English, Estonian,
+    Latvian and Polish: each run's first invoice (and every fourth) is English, the others in
+    the language of their customer's country.
+    """
     if count < 1:
         raise ValueError(f"The number of invoices must be at least 1 (got {count}).")
     domain = demo_domain_check(domain)
@@ -188,7 +202,7 @@ def invoice_demo_create(
     lines_of: list[list[InvoiceLine]] = []
     for offset in range(count):
         number = f"{DEMO_NUMBER_PREFIX}{first + offset:07d}"
-        company = _demo_company(rng)
+        company, language = _demo_company(rng)
         lines = _demo_lines(rng)
         totals = totals_compute((line.quantity, line.unit_price, line.vat_rate) for line in lines)
         issue_date = today - timedelta(days=rng.randint(0, 60))
@@ -199,6 +213,7 @@ def invoice_demo_create(
                 owner=owner_card,
                 customer_name=company,
                 customer_email=f"{mailbox}.{slugify(company)}@{domain}",
+                language="en" if offset % DEMO_ENGLISH_EVERY == 0 else language,
                 issue_date=issue_date,
                 due_date=issue_date + timedelta(days=rng.choice((7, 14, 14, 21, 30))),
                 currency="EUR",

@@ -9,6 +9,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from massmail.conf import MassMailRefusedError
 from massmail.jobs import (
@@ -59,7 +61,7 @@ class MassMailJobAdmin(admin.ModelAdmin):
         "sent_count",
         "failed_count",
         "unknown_count",
-        "status_reason",
+        "reason",
         "resume_at",
         "created_by",
         "created_at",
@@ -78,25 +80,31 @@ class MassMailJobAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.display(description="sent", ordering="n_sent")
+    @admin.display(description=_("sent"), ordering="n_sent")
     def sent(self, job: Any) -> int:
         return job.n_sent
 
-    @admin.display(description="failed", ordering="n_failed")
+    @admin.display(description=_("failed"), ordering="n_failed")
     def failed(self, job: Any) -> int:
         return job.n_failed
 
-    @admin.display(description="unknown", ordering="n_unknown")
+    @admin.display(description=_("unknown"), ordering="n_unknown")
     def unknown(self, job: Any) -> int:
         return job.n_unknown
 
-    @admin.display(description="pending", ordering="n_pending")
+    @admin.display(description=_("pending"), ordering="n_pending")
     def pending(self, job: Any) -> int:
         return job.n_pending
 
-    @admin.display(description="progress")
+    @admin.display(description=_("progress"))
     def job_page(self, job: MassMailJob) -> str:
-        return format_html('<a href="{}">job page</a>', reverse("massmail:job", args=[job.pk]))
+        return format_html(
+            '<a href="{}">{}</a>', reverse("massmail:job", args=[job.pk]), gettext("job page")
+        )
+
+    @admin.display(description=_("status reason"))
+    def reason(self, job: MassMailJob) -> str:
+        return job.reason or "—"
 
     def _each(self, request: HttpRequest, queryset: QuerySet[MassMailJob], service: Any) -> None:
         changed = 0
@@ -104,18 +112,28 @@ class MassMailJobAdmin(admin.ModelAdmin):
             try:
                 changed += bool(service(job=job))
             except MassMailRefusedError as exc:
-                self.message_user(request, f"Job {job.pk}: {exc.user_message}", messages.ERROR)
-        self.message_user(request, f"{changed} job(s) changed.", messages.SUCCESS)
+                self.message_user(
+                    request,
+                    gettext("Job {job}: {reason}").format(job=job.pk, reason=exc.user_message),
+                    messages.ERROR,
+                )
+        self.message_user(
+            request,
+            ngettext("{count} job changed.", "{count} jobs changed.", changed).format(
+                count=changed
+            ),
+            messages.SUCCESS,
+        )
 
-    @admin.action(description="Pause selected jobs", permissions=["change"])
+    @admin.action(description=_("Pause selected jobs"), permissions=["change"])
     def pause_jobs(self, request: HttpRequest, queryset: QuerySet[MassMailJob]) -> None:
         self._each(request, queryset, massmail_job_pause)
 
-    @admin.action(description="Resume selected jobs", permissions=["change"])
+    @admin.action(description=_("Resume selected jobs"), permissions=["change"])
     def resume_jobs(self, request: HttpRequest, queryset: QuerySet[MassMailJob]) -> None:
         self._each(request, queryset, massmail_job_resume)
 
-    @admin.action(description="Cancel selected jobs", permissions=["change"])
+    @admin.action(description=_("Cancel selected jobs"), permissions=["change"])
     def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[MassMailJob]) -> None:
         self._each(request, queryset, massmail_job_cancel)
 
@@ -154,6 +172,10 @@ class OutgoingMailAdmin(admin.ModelAdmin):
         "sent_at",
     )
     show_full_result_count = False
+
+    @admin.display(description=_("text"))
+    def text(self, mail: OutgoingMail) -> str:
+        return mail.text
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

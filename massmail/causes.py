@@ -6,6 +6,8 @@ declares its own causes (e.g. `invoices.causes`).
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_noop
+
 from events.errors import ErrorCause
 
 
@@ -19,7 +21,7 @@ class MassMailCause(ErrorCause):
     # MassMailRefusedError
     MASS_MAIL_NOT_ALLOWED = (
         "mass_mail_not_allowed",
-        (
+        gettext_noop(
             "Mass mailing is allowed only with SMTP or Microsoft 365 OAUTH; {code} resolves to "
             "“{sender}”. Set the mail sender on the card, or name an SMTP card as the mail "
             "sending user in System settings."
@@ -27,21 +29,21 @@ class MassMailCause(ErrorCause):
     )
     NO_DOCUMENTS = (
         "no_documents",
-        "There are no {plural} to mail for {code}.",
+        gettext_noop("There are no {plural} to mail for {code}."),
     )
     # A row's own outcome.
     DOCUMENT_DELETED = (
         "document_deleted",
-        "The document was deleted after the job was created; nothing was sent.",
+        gettext_noop("The document was deleted after the job was created; nothing was sent."),
     )
     CANCELLED = (
         "cancelled",
-        "The job was cancelled before this message was sent; it was not sent.",
+        gettext_noop("The job was cancelled before this message was sent; it was not sent."),
     )
     # The reaper: the lease of a row in transmission expired (its worker was killed).
     WORKER_LOST = (
         "worker_lost",
-        (
+        gettext_noop(
             "The worker sending this invoice stopped while the message was being transmitted, so "
             "it may have been delivered. It is not sent again automatically: check the Sent "
             "folder or ask the customer before resending."

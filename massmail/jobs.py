@@ -14,6 +14,7 @@ from celery import current_app
 from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from mailer.messages import message_id_make
@@ -236,7 +237,7 @@ def massmail_job_finish_if_done(*, job_id: int) -> bool:
 def massmail_job_pause(*, job: MassMailJob, reason: str = "") -> bool:
     """Pause a queued or running job; workers put back what they hold. Return whether it was."""
     paused = MassMailJob.objects.filter(pk=job.pk, status__in=ACTIVE_JOB_STATUSES).update(
-        status=JobStatus.PAUSED, status_reason=reason or "Paused by the user."
+        status=JobStatus.PAUSED, status_reason=reason or gettext_noop("Paused by the user.")
     )
     job.refresh_from_db()
     return bool(paused)
@@ -268,7 +269,7 @@ def massmail_job_cancel(*, job: MassMailJob) -> bool:
         ).update(
             status=JobStatus.CANCELLED,
             finished_at=timezone.now(),
-            status_reason="Cancelled by the user.",
+            status_reason=gettext_noop("Cancelled by the user."),
             resume_at=None,
         )
         if cancelled:
@@ -359,7 +360,7 @@ def massmail_job_progress(*, job: MassMailJob) -> JobProgress:
         counts=counts,
         rate=rate,
         expected_finish=expected,
-        reason=job.status_reason,
+        reason=job.status_reason,  # stored in English: see massmail.models.status_reason_text
         resume_at=job.resume_at,
     )
 

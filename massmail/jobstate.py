@@ -6,12 +6,14 @@ import time
 from datetime import timedelta
 
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from massmail.models import ACTIVE_JOB_STATUSES, JobStatus, MassMailJob
 
 #: Seconds between looks at the job's status during a batch.
 JOB_CHECK_EVERY = 1.0
-SENDER_LIMIT_REASON = (
+#: Stored in English on the job; shown translated (massmail.models.status_reason_text).
+SENDER_LIMIT_REASON = gettext_noop(
     "The mailbox has reached its provider's sending limit; the job continues when the limit's "
     "window has passed."
 )

@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
 from massmail.conf import MassMailRefusedError
@@ -18,7 +19,7 @@ from massmail.jobs import (
     massmail_job_resume,
     massmail_job_rows,
 )
-from massmail.models import MailStatus, MassMailJob
+from massmail.models import MailStatus, MassMailJob, status_reason_text
 
 ROWS_PER_PAGE = 100
 VIEW_JOBS = "massmail.view_massmailjob"
@@ -36,7 +37,7 @@ def _job_get(request: HttpRequest, job_id: int) -> MassMailJob:
     if job is None or not (
         job.owner.user_id == request.user.pk or request.user.has_perm(VIEW_JOBS)
     ):
-        raise Http404("No such job.")
+        raise Http404(gettext("No such job."))
     return job
 
 
@@ -76,7 +77,10 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
 def job_progress(request: HttpRequest, job_id: int) -> JsonResponse:
     """Return the job's counts per status, rate and expected finish (polled by the page)."""
     job = _job_get(request, job_id)
-    return JsonResponse(massmail_job_progress(job=job).as_dict())
+    progress = massmail_job_progress(job=job).as_dict()
+    # The reason is stored in English; the page shows it in the reader's language.
+    progress["reason"] = status_reason_text(progress["reason"])
+    return JsonResponse(progress)
 
 
 @login_required
@@ -86,16 +90,28 @@ def job_action(request: HttpRequest, job_id: int, action: str) -> HttpResponse:
     job = _job_get(request, job_id)
     service = _ACTIONS.get(action)
     if service is None:
-        raise Http404("No such action.")
+        raise Http404(gettext("No such action."))
     if job.owner.user_id != request.user.pk and not request.user.has_perm(CHANGE_JOBS):
-        raise PermissionDenied("Changing another user's job needs the permission to change jobs.")
+        raise PermissionDenied(
+            gettext("Changing another user's job needs the permission to change jobs.")
+        )
     try:
         changed = service(job=job)
     except MassMailRefusedError as exc:
         messages.error(request, exc.user_message)
     else:
         if changed:
-            messages.success(request, f"Job {job.pk}: {action} done.")
+            done = {
+                "pause": gettext("Job {job} is paused."),
+                "resume": gettext("Job {job} is resumed."),
+                "cancel": gettext("Job {job} is cancelled."),
+            }[action]
+            messages.success(request, done.format(job=job.pk))
         else:
-            messages.warning(request, f"Job {job.pk} is {job.get_status_display().lower()}.")
+            messages.warning(
+                request,
+                gettext("Job {job} is {status}.").format(
+                    job=job.pk, status=job.get_status_display().lower()
+                ),
+            )
     return redirect("massmail:job", job_id=job.pk)

@@ -148,6 +148,7 @@ def test_invoice_admin_add_computes_totals_from_lines(admin_client):
             "currency": "EUR",
             "customer_name": "Kuusiku Mööbel OÜ",
             "customer_email": "arved@kuusiku.example.test",
+            "language": "et",
             "notes": "",
             f"{prefix_lines}-TOTAL_FORMS": "1",
             f"{prefix_lines}-INITIAL_FORMS": "0",

@@ -5,7 +5,15 @@
   if (!panel) return;
   const url = panel.dataset.progressUrl;
   const ENDED = ["finished", "cancelled"];
-  const LABELS = { queued: "Queued", running: "Running", paused: "Paused", cancelled: "Cancelled", finished: "Finished" };
+  // The catalog's gettext (base.html loads it); the English text when it is missing.
+  const gettext = window.gettext || function (text) { return text; };
+  const LABELS = {
+    queued: gettext("Queued"),
+    running: gettext("Running"),
+    paused: gettext("Paused"),
+    cancelled: gettext("Cancelled"),
+    finished: gettext("Finished"),
+  };
 
   function setText(selector, value) {
     const node = panel.querySelector(selector);
