@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class MailerConfig(AppConfig):
     """Resolving a user's settings and sending one message: resolver, transport, services."""
 
     name = "mailer"
-    verbose_name = "Mail sending"
+    verbose_name = _("Mail sending")
 
     def ready(self) -> None:
         from events.errors import cause_register

@@ -9,8 +9,10 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext, gettext_noop, pgettext
 from django.views.decorators.debug import sensitive_variables
 
+from mailer.causes import MailCause
 from mailer.platform import Platform
 from users.models import SERVER_MODES, MailSender
 from users.providers import PRESETS_BY_KEY
@@ -98,15 +100,17 @@ class SenderConfig:
         return self.mode not in SERVER_MODES
 
     def mass_mail_refusal(self) -> str | None:
-        """Return why mass mailing is refused, or None when it is allowed."""
+        """Return why mass mailing is refused (in the active language), or None when allowed.
+
+        The same text as massmail's refusal (MassMailCause.MASS_MAIL_NOT_ALLOWED, one msgid)
+        and as MailCause.SETTINGS_INCOMPLETE.
+        """
         if not self.mass_mail_allowed:
-            return (
-                f"Mass mailing is allowed only with SMTP or Microsoft 365 OAUTH; {self.code} "
-                f"resolves to “{MailSender(self.mode).label}”. Set the mail sender on the card, or "
-                "name an SMTP card as the mail sending user in System settings."
+            return gettext(_MASS_MAIL_NOT_ALLOWED).format(
+                code=self.code, sender=MailSender(self.mode).label
             )
         if self.missing:
-            return "The mail settings are incomplete: " + "; ".join(self.missing)
+            return MailCause.SETTINGS_INCOMPLETE.render({"detail": "; ".join(self.missing)})
         return None
 
     def public_view(self) -> dict[str, Any]:
@@ -127,6 +131,19 @@ class SenderConfig:
             "missing": list(self.missing),
             "sources": dict(self.sources),
         }
+
+
+# massmail.causes.MassMailCause.MASS_MAIL_NOT_ALLOWED has the same text (and so translation).
+_MASS_MAIL_NOT_ALLOWED = gettext_noop(
+    "Mass mailing is allowed only with SMTP or Microsoft 365 OAUTH; {code} resolves to "
+    "“{sender}”. Set the mail sender on the card, or name an SMTP card as the mail "
+    "sending user in System settings."
+)
+
+
+def _missing(key: str, text: str) -> str:
+    """Return a `missing` entry: the setting's key (never translated), then what to do."""
+    return f"{key}: {text}"
 
 
 def _server(card: CardSettings) -> tuple[str, int] | None:
@@ -150,23 +167,40 @@ def _host_key(host: str) -> str:
 
 # SSL/TLS strength for rule 4: SSL and StartTLS both encrypt before AUTH; `no` never does.
 _TLS_STRENGTH = {"": 0, "no": 0, "ssl": 1, "starttls": 1}
-_TLS_WORDS = {"no": "with SSL/TLS No", "ssl": "with SSL", "starttls": "with StartTLS"}
+
+
+def _tls_words(ssl_tls: str) -> str:
+    """Return how the global card's server is secured, as the `missing` texts say it."""
+    if ssl_tls == "ssl":
+        return pgettext("missing: the global card's server", "with SSL")
+    if ssl_tls == "starttls":
+        return pgettext("missing: the global card's server", "with StartTLS")
+    return pgettext("missing: the global card's server", "with SSL/TLS No")
 
 
 def _global_secret_withheld(
     *, key: str, g: CardSettings, server: tuple[str, int], ssl_tls: str, user: CardSettings
 ) -> str:
     """Return the `missing` entry: where the global card's secret may go, and the user's fix."""
+    values = {
+        "global": g.code,
+        "server": str(MailServer(host=server[0], port=server[1])),
+        "security": _tls_words(ssl_tls),
+        "code": user.code,
+    }
     if key == "m365_token":
-        what, fix = "Microsoft 365 token goes", "click Authenticate Microsoft 365"
+        text = gettext(
+            "the global card {global}'s Microsoft 365 token goes only to {global}'s server "
+            "{server} {security}; click Authenticate Microsoft 365 on card {code}, or use the "
+            "global server's settings (clear Mail server and SSL/TLS on card {code})"
+        )
     else:
-        what, fix = "username and password go", "set your own Username and Password"
-    return (
-        f"{key}: the global card {g.code}'s {what} only to {g.code}'s server "
-        f"{MailServer(host=server[0], port=server[1])} {_TLS_WORDS[ssl_tls]}; {fix} on card "
-        f"{user.code}, or use the global server's settings (clear Mail server and SSL/TLS on "
-        f"card {user.code})"
-    )
+        text = gettext(
+            "the global card {global}'s username and password go only to {global}'s server "
+            "{server} {security}; set your own Username and Password on card {code}, or use the "
+            "global server's settings (clear Mail server and SSL/TLS on card {code})"
+        )
+    return _missing(key, text.format_map(values))
 
 
 @sensitive_variables("password")
@@ -197,9 +231,8 @@ def sender_config_resolve(
     envelope_from, sources["envelope_from"] = user.email, USER
     sources["reply_to"] = sources["mode"]
     if not user.email:
-        missing.append(
-            f"email: card {user.code} has no e-mail address; set E-mail on card {user.code}"
-        )
+        text = gettext("card {code} has no e-mail address; set E-mail on card {code}")
+        missing.append(_missing("email", text.format(code=user.code)))
 
     if mode in SERVER_MODES:
         # Rule 2: server, port and SSL/TLS.
@@ -213,8 +246,15 @@ def sender_config_resolve(
             (host, port), server_source = (server.host, server.port), PLATFORM
         else:
             server_source = g_source if g is not None else USER
-            where = f"card {user.code}" + (f" or on the global card {g.code}" if g else "")
-            missing.append(f"mail_server: no mail server after merging; set Mail server on {where}")
+            if g is not None:
+                text = gettext(
+                    "no mail server after merging; set Mail server on card {code} or on the "
+                    "global card {global}"
+                ).format_map({"code": user.code, "global": g.code})
+            else:
+                text = gettext("no mail server after merging; set Mail server on card {code}")
+                text = text.format(code=user.code)
+            missing.append(_missing("mail_server", text))
         sources["host"] = sources["port"] = server_source
         # G's own server: the one G names, else the Microsoft 365 default G itself would use.
         g_server = inherited
@@ -260,23 +300,26 @@ def sender_config_resolve(
         if user.smtp_username:
             username, password, cred_source = user.smtp_username, user.smtp_password, USER
             if not password and mode == MailSender.SMTP:
-                missing.append(
-                    f"smtp_password: card {user.code} has a username but no password; set "
-                    f"Password on card {user.code} (or clear its username to use the global card's)"
+                text = gettext(
+                    "card {code} has a username but no password; set Password on card {code} "
+                    "(or clear its username to use the global card's)"
                 )
+                missing.append(_missing("smtp_password", text.format(code=user.code)))
         elif user.smtp_password:
             username, password, cred_source = "", "", USER
-            missing.append(
-                f"smtp_username: card {user.code} has a password but no username; set Username "
-                f"on card {user.code} or clear its password"
+            text = gettext(
+                "card {code} has a password but no username; set Username on card {code} or "
+                "clear its password"
             )
+            missing.append(_missing("smtp_username", text.format(code=user.code)))
         elif g is not None and g_creds_ok:
             username, password, cred_source = g.smtp_username, g.smtp_password, g_source
             if username and not password and mode == MailSender.SMTP:
-                missing.append(
-                    f"smtp_password: the global card {g.code} has a username but no password; "
-                    f"set Password on card {g.code}"
+                text = gettext(
+                    "the global card {global} has a username but no password; set Password on "
+                    "card {global}"
                 )
+                missing.append(_missing("smtp_password", text.format_map({"global": g.code})))
         else:
             cred_source = USER
             if withheld and on_g_host and mode == MailSender.SMTP and g and g.smtp_username:
@@ -301,16 +344,23 @@ def sender_config_resolve(
             else:
                 sources["m365_token"] = USER
                 if user.m365_token == "reauth_needed" or (g and g.m365_token == "reauth_needed"):
-                    missing.append(
-                        "m365_token: the Microsoft 365 consent expired or was revoked; click "
-                        f"Authenticate Microsoft 365 again on card {user.code}"
+                    text = gettext(
+                        "the Microsoft 365 consent expired or was revoked; click Authenticate "
+                        "Microsoft 365 again on card {code}"
                     )
+                    missing.append(_missing("m365_token", text.format(code=user.code)))
                 else:
-                    where = f"card {user.code}" + (f" or on the global card {g.code}" if g else "")
-                    missing.append(
-                        "m365_token: Microsoft 365 is not authenticated; click Authenticate "
-                        f"Microsoft 365 on {where}"
-                    )
+                    if g is not None:
+                        text = gettext(
+                            "Microsoft 365 is not authenticated; click Authenticate Microsoft 365 "
+                            "on card {code} or on the global card {global}"
+                        ).format_map({"code": user.code, "global": g.code})
+                    else:
+                        text = gettext(
+                            "Microsoft 365 is not authenticated; click Authenticate Microsoft 365 "
+                            "on card {code}"
+                        ).format(code=user.code)
+                    missing.append(_missing("m365_token", text))
     else:
         # Directo and Directo-Reply-To go through the platform relay.
         host, port, ssl_tls = platform.relay_host, platform.relay_port, platform.relay_ssl_tls
@@ -324,10 +374,11 @@ def sender_config_resolve(
             sources["from"] = sources["envelope_from"] = PLATFORM
             reply_to, sources["reply_to"] = user.email, USER
             if not event_address:
-                missing.append(
-                    "company_name: Directo-Reply-To sends from <company>@"
-                    f"{platform.event_domain}; set Company name in System settings"
+                text = gettext(
+                    "Directo-Reply-To sends from <company>@{domain}; set Company name in System "
+                    "settings"
                 )
+                missing.append(_missing("company_name", text.format(domain=platform.event_domain)))
 
     return SenderConfig(
         code=user.code,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from django.core.cache import cache
 from django.core.mail import EmailMessage
+from django.utils.translation import gettext
 
 from events.errors import UserFacingError
 from mailer.causes import MailCause
@@ -163,7 +164,7 @@ def mail_test_send(*, card: UserCard, to: str, dry_run: bool = False) -> MailTes
             message = message_build(
                 config=config,
                 to=[to],
-                subject="Test e-mail from your mail settings",
+                subject=gettext("Test e-mail from your mail settings"),
                 body=_test_mail_body(config),
             )
             message_id = message.extra_headers["Message-ID"]
@@ -179,7 +180,9 @@ def mail_test_send(*, card: UserCard, to: str, dry_run: bool = False) -> MailTes
                 for r in sent.recipients
             )
             result.transcript.append(
-                TranscriptStep("DATA", True, sent.code, sent.reply, detail="message accepted")
+                TranscriptStep(
+                    "DATA", True, sent.code, sent.reply, detail=gettext("message accepted")
+                )
             )
             result.ok = True
     except SEND_ERRORS as exc:
@@ -192,9 +195,11 @@ def mail_test_send(*, card: UserCard, to: str, dry_run: bool = False) -> MailTes
 def _test_mail_body(config: SenderConfig) -> str:
     view = config.public_view()
     lines = [
-        f"This test e-mail was sent with the mail settings of user {config.code}.",
+        gettext("This test e-mail was sent with the mail settings of user {code}.").format(
+            code=config.code
+        ),
         "",
-        "Effective settings (value — source):",
+        gettext("Effective settings (value — source):"),
     ]
     for key in ("mode", "host", "port", "ssl_tls", "username", "from", "reply_to"):
         lines.append(f"  {key}: {view[key] or '—'} — {view['sources'].get(key, '')}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext, gettext_lazy
 
 from oauth365.models import M365Connection
 from oauth365.services import m365_disconnect
@@ -36,12 +37,13 @@ class M365ConnectionAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
-    @admin.action(description="Disconnect (delete the token cache)", permissions=["delete"])
+    @admin.action(
+        description=gettext_lazy("Disconnect (delete the token cache)"), permissions=["delete"]
+    )
     def disconnect(self, request: HttpRequest, queryset: QuerySet[M365Connection]) -> None:
         codes = []
         for connection in queryset.select_related("card"):
             m365_disconnect(card=connection.card)
             codes.append(connection.card.code)
-        self.message_user(
-            request, f"Disconnected Microsoft 365 from {', '.join(codes)}.", messages.SUCCESS
-        )
+        text = gettext("Disconnected Microsoft 365 from {codes}.").format(codes=", ".join(codes))
+        self.message_user(request, text, messages.SUCCESS)

@@ -18,6 +18,7 @@ import msal
 import requests
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext
 from django.views.decorators.debug import sensitive_variables
 
 from oauth365.exceptions import (
@@ -48,9 +49,11 @@ def oauth365_setting(name: str) -> str:
     value = str(getattr(settings, name, "") or "").strip()
     if not value:
         raise ImproperlyConfigured(
-            f"{name} is not set. Set it in the environment (see .env.example): Microsoft 365 "
-            "sign-in needs OAUTH365_CLIENT_ID, OAUTH365_CLIENT_SECRET and OAUTH365_REDIRECT_URI "
-            "from the Entra app registration."
+            gettext(
+                "{name} is not set. Set it in the environment (see .env.example): Microsoft 365 "
+                "sign-in needs OAUTH365_CLIENT_ID, OAUTH365_CLIENT_SECRET and "
+                "OAUTH365_REDIRECT_URI from the Entra app registration."
+            ).format(name=name)
         )
     return value
 
@@ -85,8 +88,10 @@ def ca_bundle_path() -> str | bool:
         stat = Path(extra).stat()
     except OSError as exc:
         raise ImproperlyConfigured(
-            f"MAILER_CA_BUNDLE names {extra}, which cannot be read: {exc.strerror}. Point it at "
-            "a PEM file of the extra CA certificates to trust."
+            gettext(
+                "MAILER_CA_BUNDLE names {path}, which cannot be read: {reason}. Point it at a PEM "
+                "file of the extra CA certificates to trust."
+            ).format(path=extra, reason=exc.strerror)
         ) from exc
     key = (extra, stat.st_mtime_ns, stat.st_size)
     with _bundle_lock:

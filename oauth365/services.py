@@ -12,6 +12,7 @@ import msal
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 from django.views.decorators.debug import sensitive_variables
 
 from events.models import EventKind
@@ -37,7 +38,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SUCCESS_MESSAGE = "Microsoft 365 has been authenticated"
+#: SPEC.md's glossary: each language's catalog has the exact words.
+SUCCESS_MESSAGE = gettext_noop("Microsoft 365 has been authenticated")
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ def m365_callback_handle(
     except UserCard.DoesNotExist:
         return CallbackOutcome(
             ok=False,
-            message="Your user card no longer exists; nothing was saved.",
+            message=gettext("Your user card no longer exists; nothing was saved."),
             next_url=pending.next_url,
             popup=pending.popup,
         )
@@ -84,7 +86,7 @@ def m365_callback_handle(
         )
     return CallbackOutcome(
         ok=True,
-        message=SUCCESS_MESSAGE,
+        message=gettext(SUCCESS_MESSAGE),
         warning=m365_account_warning(card=card, connection=connection),
         next_url=pending.next_url,
         popup=pending.popup,
@@ -133,12 +135,11 @@ def m365_account_warning(*, card: UserCard, connection: M365Connection | None) -
         return ""
     if connection.account.casefold() == card.smtp_username.casefold():
         return ""
-    return (
-        f"You signed in to Microsoft 365 as {connection.account}, but the card's Username is "
-        f"{card.smtp_username}. Mail is sent as the signed-in account: click “Use this account” "
-        f"to set the Username to {connection.account}, or authenticate again as "
-        f"{card.smtp_username}."
-    )
+    return gettext(
+        "You signed in to Microsoft 365 as {account}, but the card's Username is {username}. "
+        "Mail is sent as the signed-in account: click “Use this account” to set the Username "
+        "to {account}, or authenticate again as {username}."
+    ).format(account=connection.account, username=card.smtp_username)
 
 
 def m365_use_account(*, card: UserCard) -> str:

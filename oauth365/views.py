@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -97,7 +98,9 @@ def start(request: HttpRequest) -> HttpResponse:
     if card is None:
         outcome = CallbackOutcome(
             ok=False,
-            message="Your account has no user card: an administrator must create it first.",
+            message=gettext(
+                "Your account has no user card: an administrator must create it first."
+            ),
             next_url=next_url,
             popup=popup,
         )
@@ -187,17 +190,21 @@ def disconnect(request: HttpRequest, card_id: int | None = None) -> HttpResponse
     else:
         if not request.user.has_perm("oauth365.delete_m365connection"):
             raise PermissionDenied(
-                "Disconnecting another user's card needs the permission to delete Microsoft 365 "
-                "connections."
+                gettext(
+                    "Disconnecting another user's card needs the permission to delete Microsoft "
+                    "365 connections."
+                )
             )
         card = get_object_or_404(UserCard, pk=card_id)
         next_url = _next_url(request, default=_admin_card_url(card))
     if card is None:
-        messages.error(request, "Your account has no user card.")
+        messages.error(request, gettext("Your account has no user card."))
     elif m365_disconnect(card=card):
-        messages.success(request, f"Microsoft 365 was disconnected from card {card.code}.")
+        text = gettext("Microsoft 365 was disconnected from card {code}.")
+        messages.success(request, text.format(code=card.code))
     else:
-        messages.info(request, f"Card {card.code} was not connected to Microsoft 365.")
+        text = gettext("Card {code} was not connected to Microsoft 365.")
+        messages.info(request, text.format(code=card.code))
     return redirect(next_url)
 
 
@@ -207,14 +214,15 @@ def use_account(request: HttpRequest) -> HttpResponse:
     """Set the own card's Username to the account signed in to Microsoft 365."""
     card = _own_card(request)
     if card is None:
-        messages.error(request, "Your account has no user card.")
+        messages.error(request, gettext("Your account has no user card."))
         return redirect(_next_url(request))
     try:
         account = m365_use_account(card=card)
     except NotAuthenticatedError as exc:
         messages.error(request, exc.user_message)
     else:
-        messages.success(request, f"The card's Username is now {account}.")
+        text = gettext("The card's Username is now {account}.")
+        messages.success(request, text.format(account=account))
     return redirect(_next_url(request))
 
 

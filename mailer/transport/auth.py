@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from django.utils.translation import gettext
 from django.views.decorators.debug import sensitive_variables
 
 from mailer.causes import MailCause
@@ -18,6 +19,9 @@ from mailer.transport.connection import Connection, ConnectionLostError
 TokenProvider = Callable[[], str]
 
 _MAX_AUTH_ROUNDS = 4
+# Fixed `detail` texts: stored in English, translated when shown (mailer.causes.DETAILS).
+_NO_AUTH = "the server does not advertise AUTH"
+_NO_REASON = "the server gave no reason"
 # What a 334 challenge status means (RFC 7628 errors as Microsoft and Google use them).
 _XOAUTH2_STATUS = {
     "400": "the token request was malformed",
@@ -52,6 +56,11 @@ class Credentials:
         return password if isinstance(password, str) else password.reveal()
 
 
+def _signed_in(mechanism: str, username: str) -> str:
+    """Return the transcript's detail of a successful AUTH (shown on the test panel)."""
+    return gettext("{mechanism} as {username}").format(mechanism=mechanism, username=username)
+
+
 def authenticate(connection: Connection, credentials: Credentials) -> None:
     """Log in with XOAUTH2 when a token provider is set, else with the password if a user is."""
     if credentials.xoauth2_token is not None:
@@ -62,7 +71,7 @@ def authenticate(connection: Connection, credentials: Credentials) -> None:
 
 def _mechanisms(connection: Connection) -> list[str]:
     if not connection.smtp.has_extn("auth"):
-        raise _not_offered(connection, "the server does not advertise AUTH")
+        raise _not_offered(connection, _NO_AUTH)
     return connection.smtp.esmtp_features["auth"].upper().split()
 
 
@@ -86,7 +95,9 @@ def _auth_password(connection: Connection, credentials: Credentials) -> None:
     if code not in (235, 503):  # 503: already authenticated
         error = connection.endpoint.reply_error(Step.AUTH, code, text, mechanism)
         raise connection.fail(Step.AUTH, error)
-    connection.record(Step.AUTH, True, code, text, detail=f"{mechanism} as {credentials.username}")
+    connection.record(
+        Step.AUTH, True, code, text, detail=_signed_in(mechanism, credentials.username)
+    )
 
 
 @sensitive_variables()
@@ -143,7 +154,7 @@ def _auth_xoauth2(connection: Connection, username: str, token_provider: TokenPr
     if code != 235:
         error = connection.endpoint.reply_error(Step.AUTH, code, reply, "XOAUTH2")
         raise connection.fail(Step.AUTH, error)
-    connection.record(Step.AUTH, True, code, reply, detail=f"XOAUTH2 as {username}")
+    connection.record(Step.AUTH, True, code, reply, detail=_signed_in("XOAUTH2", username))
 
 
 def _xoauth2_challenge(connection: Connection, reply: str) -> dict[str, str]:
@@ -160,7 +171,7 @@ def _xoauth2_challenge(connection: Connection, reply: str) -> dict[str, str]:
 def _xoauth2_meaning(challenge: dict[str, str]) -> str:
     status = challenge.get("status", "")
     if not status:
-        return "the server gave no reason"
+        return _NO_REASON
     meaning = _XOAUTH2_STATUS.get(status, "the token was refused")
     parts = [f"status {status}: {meaning}"]
     if challenge.get("scope"):

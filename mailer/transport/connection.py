@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail.utils import DNS_NAME
+from django.utils.translation import gettext
 
 from mailer.causes import MailCause
 from mailer.exceptions import MailDeliveryError, Step, delivery_error
@@ -21,6 +22,16 @@ from mailer.transport.transcript import Transcript
 SSL_TLS_MODES = ("no", "ssl", "starttls")
 
 _contexts: dict[tuple[str, int], ssl.SSLContext] = {}
+
+
+def _implicit_tls(version: str | None) -> str:
+    """Return the transcript's detail of an implicit-TLS handshake (shown on the test panel)."""
+    return gettext("implicit TLS, {version}").format(version=version or "?")
+
+
+def _starttls(version: str | None) -> str:
+    """Return the transcript's detail of a STARTTLS handshake (shown on the test panel)."""
+    return gettext("STARTTLS, {version}").format(version=version or "?")
 
 
 def ssl_context_create() -> ssl.SSLContext:
@@ -231,7 +242,7 @@ class Connection:
             raise self.fail(Step.CONNECT, endpoint.reply_error(Step.CONNECT, code, text))
         self.record(Step.CONNECT, True, code, text, detail=f"{endpoint.host}:{endpoint.port}")
         if isinstance(smtp.sock, ssl.SSLSocket):
-            self.record(Step.TLS, True, detail=f"implicit TLS, {smtp.sock.version()}")
+            self.record(Step.TLS, True, detail=_implicit_tls(smtp.sock.version()))
         self._ehlo()
 
     def _ehlo(self) -> None:
@@ -260,5 +271,5 @@ class Connection:
             raise ConnectionLostError(Step.TLS, exc) from None
         version = smtp.sock.version() if isinstance(smtp.sock, ssl.SSLSocket) else ""
         text = self.transcript.redact(reply_text(reply))
-        self.record(Step.TLS, True, code, text, detail=f"STARTTLS, {version}")
+        self.record(Step.TLS, True, code, text, detail=_starttls(version))
         self._ehlo()

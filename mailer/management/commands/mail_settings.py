@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import translation
 
 from mailer.services import sender_config_get
 from users.exceptions import EncryptionKeyError
@@ -56,7 +57,10 @@ class Command(BaseCommand):
         if card is None:
             raise CommandError(f"No user card has the code “{code}”.")
         try:
-            view = sender_config_get(card=card).public_view()
+            # The output is a contract (SPEC.md "Commands"): `missing` is English whatever
+            # language is active, as the rest of the command's output is.
+            with translation.override("en"):
+                view = sender_config_get(card=card).public_view()
         except (EncryptionKeyError, ImproperlyConfigured) as exc:
             raise CommandError(f"Cannot resolve the mail settings of {card.code}: {exc}") from None
         result = {key: view[key] for key in JSON_KEYS}

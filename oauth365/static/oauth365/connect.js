@@ -5,6 +5,10 @@
   var CHANNEL = "oauth365";
   var POLL_MS = 2000;
   var POLL_LIMIT_MS = 10 * 60 * 1000; // the flow itself expires after 10 minutes
+  // Django's JavaScript catalog (/jsi18n/, djangojs domain); English where a page lacks it.
+  function gettext(text) {
+    return typeof window.gettext === "function" ? window.gettext(text) : text;
+  }
 
   function setup(section) {
     var form = section.querySelector("form[data-oauth365-start]");
@@ -24,7 +28,7 @@
       if (status && statusArea) statusArea.innerHTML = status.html;
       if (!resultArea) return;
       resultArea.textContent = "";
-      var text = result ? result.message : status && status.authenticated ? "Microsoft 365 has been authenticated" : "";
+      var text = result ? result.message : status && status.authenticated ? gettext("Microsoft 365 has been authenticated") : "";
       if (!text) return;
       var line = document.createElement("span");
       line.className = "message message-" + (result && !result.ok ? "error" : "success");
@@ -94,7 +98,7 @@
       }
       if (popupField) popupField.value = "1";
       form.setAttribute("target", POPUP_NAME);
-      if (resultArea) resultArea.textContent = "Waiting for the Microsoft 365 sign-in window…";
+      if (resultArea) resultArea.textContent = gettext("Waiting for the Microsoft 365 sign-in window…");
       startWaiting(popup);
       try { popup.focus(); } catch (e) { /* a severed popup cannot be focused */ }
       void event;
