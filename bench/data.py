@@ -45,9 +45,15 @@ def database_prepare() -> None:
 
 
 def card_ensure(
-    *, code: str, server: str, password: str, pdf: bool = True, attachments: bool = True
+    *,
+    code: str,
+    server: str,
+    password: str,
+    pdf: bool = True,
+    attachments: bool = True,
+    ssl_tls: str = SslTls.STARTTLS,
 ) -> UserCard:
-    """Create or update an SMTP card that sends through the sink (STARTTLS, AUTH)."""
+    """Create or update an SMTP card that sends through the sink (STARTTLS or SSL, AUTH)."""
     user, _ = get_user_model().objects.get_or_create(username=code)
     # The database outlives a checkout, the benchmark key (var/) does not: forget a password
     # stored under another checkout's key before the row is loaded (and decrypted) below.
@@ -61,7 +67,7 @@ def card_ensure(
             "email": email,
             "mail_sender": MailSender.SMTP,
             "mail_server": server,
-            "ssl_tls": SslTls.STARTTLS,
+            "ssl_tls": ssl_tls,
             "smtp_username": email,
             "smtp_password": password,
             "mail_as_attachment": MailAsAttachment.PDF if pdf else MailAsAttachment.NO,

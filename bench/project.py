@@ -8,10 +8,11 @@ for memory from /proc. A job is created with `invoices_mass_mail_start`, as
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 from django.db import connection
 
 from bench.counting import ENV_DIRECTORY, statements_total
+from bench.parameters import STORED_HOOK
 from directo_mail.testing.worker import CeleryWorker
 from invoices.mailing import invoices_mass_mail_start
 from massmail.models import JobStatus, MassMailJob, OutgoingMail
@@ -78,8 +80,12 @@ def worker(
     settings: Mapping[str, Any],
     counter_dir: Path,
     concurrency: int,
+    beat_schedule: Path | None = None,
 ) -> CeleryWorker:
-    """Return a worker (not started) on the benchmark's settings that counts its statements."""
+    """Return a worker (not started) on the benchmark's settings that counts its statements.
+
+    With `beat_schedule`, beat runs inside it (the mass-mail tick wakes waiting jobs).
+    """
     return CeleryWorker(
         name=name,
         log=log,
@@ -89,7 +95,18 @@ def worker(
         overrides=settings,
         environment={**env, ENV_DIRECTORY: str(counter_dir)},
         concurrency=concurrency,
+        beat_schedule=beat_schedule,
     )
+
+
+def stored_hook() -> Callable[..., Any] | None:
+    """Return the product's stored-documents service, or None while it has none."""
+    module, _, name = STORED_HOOK.partition(":")
+    try:
+        hook: Callable[..., Any] = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+    return hook
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,16 @@
 """Mass-mailing benchmark: `python -m bench.run [--n N] [--rounds R]` (or `make bench`).
 
-Every variant sends the same N prebuilt invoice messages (about 86 KB, PDF included) and the
-same small control messages to one local SMTP sink (bench.sink: STARTTLS and AUTH with a
-trustme certificate, in a process of its own whose CPU time is reported apart). Rounds are
+Every variant runs in two forms over the same N invoices (about 86 KB each, PDF included):
+"render" (each renders every invoice with the project's builder, bench.rendering) and
+"stored" (each sends the same messages, rendered once before timing, bench.peers), plus small
+control messages; all go to one local SMTP sink (bench.sink: STARTTLS and AUTH with a trustme
+certificate, in a process of its own whose CPU time is reported apart). Rounds are
 interleaved: each round runs every variant once, in a rotated order. The table shows the
 median messages per second with its spread, the project's ratio to each variant, database
-statements per message, SMTP connections, worker memory, the time to enqueue a large job and
-a rate-limited scenario; the results also go to bench/results/latest.json.
+statements per message, SMTP connections, worker memory, the time to enqueue a large job, a
+rate-limited scenario, the month-end scenario (bench.monthend), a profile of the project per
+message (bench.profiling) and the issue's targets, printed and never asserted; the results
+also go to bench/results/latest.json. `--month-end` runs the month-end scenario alone.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,10 +37,12 @@ from bench import report
 from bench.parameters import (
     FAST_HOST,
     LIMITED_HOST,
+    MONTH_END_NETWORK,
     RATE,
     RATE_CONNECTIONS,
     SINK_PASSWORD,
     SINK_PORT,
+    STORED_HOOK,
 )
 from bench.report import table
 from directo_mail.testing.worker import SETTINGS_OVERRIDES_VARIABLE
@@ -46,12 +52,13 @@ if TYPE_CHECKING:
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = BASE_DIR / "bench" / "results" / "latest.json"
+MONTH_END_OUTPUT = BASE_DIR / "bench" / "results" / "month-end.json"
 
 __all__ = ["Bench", "Sink", "main", "table"]
 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Mass-mailing benchmark (issue 6).")
+    parser = argparse.ArgumentParser(description="Mass-mailing benchmark (issues 6 and 14).")
     parser.add_argument("--n", type=int, default=300, help="messages per variant and round")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (median)")
     parser.add_argument("--enqueue", type=int, default=100_000, help="messages of the big job")
@@ -61,8 +68,18 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--database", default="bench_directo", help="PostgreSQL database")
     parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/9")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
-    return parser.parse_args(argv)
+    parser.add_argument("--output", type=Path, default=None, help=f"default {DEFAULT_OUTPUT}")
+    parser.add_argument("--month-end", action="store_true", help="run the month-end scenario alone")
+    parser.add_argument("--warm-up", type=int, default=20, help="untimed messages per variant")
+    parser.add_argument("--month-end-users", type=int, default=20, help="0: no month end")
+    parser.add_argument("--month-end-invoices", type=int, default=250, help="per user")
+    parser.add_argument(
+        "--profile-n", type=int, default=100, help="invoices of the profile (0: none)"
+    )
+    args = parser.parse_args(argv)
+    if args.output is None:
+        args.output = MONTH_END_OUTPUT if args.month_end else DEFAULT_OUTPUT
+    return args
 
 
 def _free_port() -> int:
@@ -100,6 +117,7 @@ class Bench:
     env: dict[str, str]  # the workers' environment (before their own settings)
     started_at: datetime
     clock: float  # time.monotonic() at the start
+    load_average: float = field(default_factory=lambda: os.getloadavg()[0])  # other work here
 
     @property
     def counter_dir(self) -> Path:
@@ -156,12 +174,12 @@ def _bench_key(generate: Callable[[], bytes]) -> str:
     return path.read_text().strip()
 
 
-def _tls_files(workdir: Path) -> Tls:
-    """Write a new trustme CA and the sink's certificate for both of its hosts."""
+def _tls_files(workdir: Path, hosts: Sequence[str]) -> Tls:
+    """Write a new trustme CA and the sink's certificate for all of its hosts."""
     import trustme
 
     ca = trustme.CA()
-    cert = ca.issue_cert(FAST_HOST, LIMITED_HOST, "localhost")
+    cert = ca.issue_cert(FAST_HOST, LIMITED_HOST, "localhost", *hosts)
     tls = Tls(*(str(workdir / name) for name in ("ca.pem", "cert.pem", "key.pem")))
     ca.cert_pem.write_to_path(tls.ca)
     cert.private_key_and_cert_chain_pem.write_to_path(tls.cert)
@@ -239,7 +257,7 @@ def _django_setup(bench: Bench) -> None:
 def _bench_prepare(args: argparse.Namespace, workdir: Path) -> Bench:
     """Write the TLS files, ensure the database, set up Django; return the run's context."""
     started_at, clock = datetime.now(UTC), time.monotonic()
-    tls = _tls_files(workdir)
+    tls = _tls_files(workdir, [f"{MONTH_END_NETWORK}{i + 1}" for i in range(args.month_end_users)])
     settings = _settings(args, workdir)
     _database_ensure(args.postgres, args.database)
     env = _environment(args, tls)
@@ -272,13 +290,56 @@ def _results(
         },
         "memory": measured["memory"],
         "rate_limited": measured["rate_limited"],
+        "month_end": measured["month_end"],
+        "profile": measured["profile"],
+        "project_stored": {
+            "available": "project_stored/invoice" in runs,
+            "hook": STORED_HOOK,
+            "note": "the product does not store rendered documents yet: in the stored form the "
+            "project renders per send"
+            if "project_stored/invoice" not in runs
+            else "the product's stored documents, prepared once before timing",
+        },
         "seconds_total": time.monotonic() - bench.clock,
+        "load_average": {"start": bench.load_average, "end": os.getloadavg()[0]},
+    }
+    # The project renders per send in both forms: its render row is its stored invoice row.
+    results["variants"]["project/render"] = {
+        **results["variants"]["project/invoice"],
+        "same_runs_as": "project/invoice",
     }
     results["targets"] = report.targets(results)
     return results
 
 
+def _month_end_only(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """Run the month-end scenario alone (`--month-end`); write and print its report."""
+    bench = _bench_prepare(args, workdir)
+    from bench import scenarios
+
+    scenarios.database_reset(bench)
+    with contextlib.ExitStack() as stack:
+        sink = Sink(workdir=workdir, cert=bench.tls.cert, key=bench.tls.key)
+        stack.callback(sink.stop)
+        month_end = scenarios.month_end(bench, sink)
+    results = {
+        "date": bench.started_at.isoformat(timespec="seconds"),
+        "machine": report.machine(),
+        "command": args.command,
+        "month_end": month_end,
+        "targets": report.month_end_targets(month_end),
+        "seconds_total": time.monotonic() - bench.clock,
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2))
+    print(report.month_end_table(results))
+    print(f"\nresults: {args.output}")
+    return results
+
+
 def _run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    if args.month_end:
+        return _month_end_only(args, workdir)
     bench = _bench_prepare(args, workdir)
     from bench import scenarios
 

@@ -1,4 +1,11 @@
-"""The benchmark's steps once Django is set up: data, variants in rounds, memory, rate limit."""
+"""The benchmark's steps once Django is set up: data, variants in rounds, memory, rate limit.
+
+Every variant runs in two forms over the same invoices: "render" (each renders every invoice
+with the project's builder and builds its MIME; bench.rendering) and "stored" (each sends the
+same messages, rendered once before timing: kinds "invoice" and "small"; bench.peers). The
+project renders per send in both: it does not store rendered documents yet, so its stored
+row says so, and "project_stored" runs once the product offers the hook (bench.project).
+"""
 
 from __future__ import annotations
 
@@ -17,7 +24,7 @@ from post_office.models import Attachment as PostOfficeAttachment
 from post_office.models import Email as PostOfficeEmail
 from post_office.models import Log as PostOfficeLog
 
-from bench import data, peers, project, report
+from bench import data, monthend, peers, profiling, project, rendering, report
 from bench.data import Prebuilt
 from bench.parameters import (
     FAST_HOST,
@@ -35,8 +42,9 @@ from users.models import UserCard
 if TYPE_CHECKING:
     from bench.run import Bench, Sink
 
-Send = Callable[[peers.Target, Sequence[Prebuilt]], float]
-WARM_UP_MESSAGES = 20
+Work = Sequence[Prebuilt] | rendering.Renderer  # stored messages, or invoices to render
+Send = Callable[[peers.Target, Any], float]
+RENDER = "render"  # the kind of the render form's variants
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,7 @@ class Data:
     big: Invoices  # the enqueue and memory jobs'
     messages: dict[str, list[Prebuilt]]  # by kind: "invoice", "small"
     build_seconds: dict[str, float]  # by kind: building them in this process
+    stored: Invoices | None = None  # the invoice card's twin whose documents the product stored
 
 
 @dataclass
@@ -77,7 +86,7 @@ class ProjectSend:
             counter_dir=self.counter_dir,
         )
 
-    def __call__(self, _: peers.Target, messages: Sequence[Prebuilt]) -> float:
+    def __call__(self, _: peers.Target, messages: Work) -> float:
         job = self.job()
         if job.sent != len(messages):
             raise RuntimeError(f"the project sent {job.sent} of {len(messages)}")
@@ -94,9 +103,9 @@ class Variant:
     """One way of sending one kind of message, timed in every round."""
 
     name: str
-    kind: str  # of message: "invoice" or "small"
+    kind: str  # "render" (renders each invoice), or the stored messages' "invoice" or "small"
     send: Send
-    messages: list[Prebuilt]
+    messages: Work
 
     @property
     def key(self) -> str:
@@ -129,9 +138,7 @@ def database_reset(bench: Bench) -> None:
     massmail_limits._store_for.cache_clear()
 
 
-def _invoices(
-    code: str, server: str, *, count: int, seed: int, pad: bool, **card: bool
-) -> Invoices:
+def _invoices(code: str, server: str, *, count: int, seed: int, pad: bool, **card: Any) -> Invoices:
     """Return a card that sends through the sink, and `count` of its invoices."""
     card_row = data.card_ensure(code=code, server=server, password=SINK_PASSWORD, **card)
     return Invoices(card_row, data.invoices_ensure(card=card_row, count=count, pad=pad, seed=seed))
@@ -147,6 +154,11 @@ def data_prepare(bench: Bench) -> Data:
     rate = _invoices("RATE", limited, count=args.rate_n, seed=3, pad=True)
     big_count = max(args.enqueue, args.memory_n)
     big = _invoices("BIG", fast, count=big_count, seed=4, pad=False, attachments=False)
+    stored = None
+    hook = project.stored_hook()
+    if hook is not None:  # the product stores rendered documents: prepare them before timing
+        stored = _invoices("STORED", fast, count=args.n, seed=1, pad=True)
+        hook(card=stored.card, invoice_ids=stored.ids)
     bench.say(f"invoices ready in {time.perf_counter() - started:.1f} s; prebuilding messages")
     messages, build_seconds = {}, {}
     for kind, invoices in (("invoice", invoice), ("small", small)):
@@ -154,7 +166,9 @@ def data_prepare(bench: Bench) -> Data:
         started = time.perf_counter()
         messages[kind] = data.messages_prebuild(card=invoices.card, invoice_ids=invoices.ids)
         build_seconds[kind] = time.perf_counter() - started
-    return Data(invoice, small, rate, big, messages=messages, build_seconds=build_seconds)
+    return Data(
+        invoice, small, rate, big, messages=messages, build_seconds=build_seconds, stored=stored
+    )
 
 
 def enqueue_measure(bench: Bench, prepared: Data) -> dict[str, Any]:
@@ -163,6 +177,23 @@ def enqueue_measure(bench: Bench, prepared: Data) -> dict[str, Any]:
     enqueue = project.enqueue_time(card=prepared.big.card)
     redis.Redis.from_url(bench.args.redis).flushdb()  # the big job's dispatch tasks: never run
     return enqueue
+
+
+def profile_run(bench: Bench, prepared: Data) -> dict[str, Any] | None:
+    """Profile the project dispatching `--profile-n` invoices in this process (no worker runs).
+
+    The sink must be up. The job's dispatch tasks are dropped with the broker's database.
+    """
+    count = min(bench.args.profile_n, len(prepared.invoice.ids))
+    if count <= 0:
+        return None
+    bench.say(f"profile: the project's dispatch of {count} invoices in this process (cProfile)")
+    profile = profiling.project_profile(
+        card=prepared.invoice.card, invoice_ids=prepared.invoice.ids[:count]
+    )
+    redis.Redis.from_url(bench.args.redis).flushdb()
+    massmail_limits._store_for.cache_clear()
+    return profile
 
 
 def _worker(bench: Bench, *, name: str, settings: dict[str, Any], concurrency: int) -> CeleryWorker:
@@ -177,13 +208,24 @@ def _worker(bench: Bench, *, name: str, settings: dict[str, Any], concurrency: i
 
 
 def _variants(stage: Stage) -> list[Variant]:
-    """Return every variant: the peers and the project, over invoices, then small messages."""
+    """Return every variant: rendering invoices; then stored invoices, then small messages."""
     invoices, smalls = stage.data.messages["invoice"], stage.data.messages["small"]
+    renderer = rendering.Renderer(stage.data.invoice.card, stage.data.invoice.ids)
 
     def project_send(invoices: Invoices) -> ProjectSend:
         return ProjectSend(invoices, stage.worker, stage.bench.counter_dir)
 
+    # The project's render row is its "invoice" row: it renders per send in both forms.
+    stored = []
+    if stage.data.stored is not None:
+        stored = [Variant("project_stored", "invoice", project_send(stage.data.stored), invoices)]
     return [
+        Variant("raw_one", RENDER, rendering.raw_one, renderer),
+        Variant("raw_two", RENDER, rendering.raw_two, renderer),
+        Variant("naive", RENDER, rendering.naive, renderer),
+        Variant("django", RENDER, rendering.django_backend, renderer),
+        Variant("post_office", RENDER, rendering.post_office, renderer),
+        *stored,
         Variant("raw_one", "invoice", peers.raw_one, invoices),
         Variant("raw_two", "invoice", peers.raw_two, invoices),
         Variant("naive", "invoice", peers.naive, invoices),
@@ -201,11 +243,19 @@ def _warm_up(stage: Stage, variants: list[Variant]) -> None:
     stage.bench.say("warming up every variant (untimed)")
     for variant in variants:
         if not isinstance(variant.send, ProjectSend):
-            variant.send(stage.target, variant.messages[:WARM_UP_MESSAGES])
+            variant.send(stage.target, _head(variant.messages, stage.bench.args.warm_up))
+            if variant.name == "post_office":
+                _post_office_truncate()
     for variant in variants:
         if isinstance(variant.send, ProjectSend):
-            variant.send.job(count=WARM_UP_MESSAGES)
+            variant.send.job(count=max(1, stage.bench.args.warm_up))
     _post_office_truncate()
+
+
+def _head(work: Work, count: int) -> Work:
+    if isinstance(work, rendering.Renderer):
+        return rendering.Renderer(work.card, work.ids[:count])
+    return work[:count]
 
 
 def _process_cpu(pids: Sequence[int]) -> float:
@@ -222,8 +272,15 @@ def _process_cpu(pids: Sequence[int]) -> float:
 
 
 def _self_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    """Return this process's CPU and its reaped children's (the render form's forked senders).
+
+    The sink and the workers are children too, but none ends while variants are measured.
+    """
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
 
 
 def _measure(stage: Stage, variant: Variant) -> dict[str, Any]:
@@ -232,9 +289,10 @@ def _measure(stage: Stage, variant: Variant) -> dict[str, Any]:
     sink.ask("reset")
     sink_cpu = sink.ask("stats")["cpu_seconds"]
     pool = stage.worker.pool_pids()
-    cpu_before = _self_cpu() + _process_cpu(pool)
+    pool_before, self_before = _process_cpu(pool), _self_cpu()
     elapsed = variant.send(stage.target, variant.messages)
-    cpu = _self_cpu() + _process_cpu(pool) - cpu_before
+    pool_cpu = _process_cpu(pool) - pool_before
+    cpu = _self_cpu() - self_before + pool_cpu
     stats = sink.ask("stats")
     if stats["messages"] != len(variant.messages) or stats["duplicates"]:
         raise RuntimeError(f"{variant.key}: the sink got {stats['messages']} messages")
@@ -244,6 +302,7 @@ def _measure(stage: Stage, variant: Variant) -> dict[str, Any]:
         "connections": stats["connections"],
         "sink_cpu_seconds": stats["cpu_seconds"] - sink_cpu,
         "client_cpu_seconds": cpu,
+        "worker_cpu_seconds": pool_cpu,
         "bytes": stats["bytes"],
         **(variant.send.statements if isinstance(variant.send, ProjectSend) else {}),
     }
@@ -289,12 +348,13 @@ def _rate_limited(stage: Stage, stack: ExitStack) -> dict[str, Any]:
     bench, sink, count = stage.bench, stage.sink, stage.bench.args.rate_n
     bench.say(f"rate-limited: {count} messages, {RATE[0]} per {RATE[1]:g} s, 3 sessions")
     # Four dispatchers in two workers want the mailbox; three connections are allowed.
-    stage.worker.stop()
+    stage.worker.terminate()  # it stops while the next ones start
     settings = {**bench.settings, "MAILER_BATCH_SIZE": 5}
-    workers = [
+    workers = [  # stopped when the scenario ends (`stack` is the scenario's own)
         stack.enter_context(_worker(bench, name=f"-rate{number}", settings=settings, concurrency=2))
         for number in range(2)
     ]
+    stage.worker.join()
     sink.ask("limit", sessions_per_user=RATE_CONNECTIONS)
     sink.ask("reset")
     with override_settings(MAILER_DISPATCH_PARALLELISM=4, MAILER_BATCH_SIZE=5):
@@ -306,15 +366,26 @@ def _rate_limited(stage: Stage, stack: ExitStack) -> dict[str, Any]:
             timeout=max(120, count / RATE[0] * RATE[1] * 3),
         )
     stats = sink.ask("stats")
+    for worker in workers:  # together: the scenario's stack then joins them
+        worker.terminate()
     sink.ask("limit", sessions_per_user=None)
     return report.rate_summary(messages=count, job=job, stats=stats)
 
 
-def scenarios_run(bench: Bench, prepared: Data, sink: Sink, stack: ExitStack) -> dict[str, Any]:
-    """Start the worker; run the variants in rounds, the memory job and the rate-limited job.
+def month_end(bench: Bench, sink: Sink) -> dict[str, Any] | None:
+    """Run the month-end scenario (bench.monthend) unless `--month-end-users 0`."""
+    if bench.args.month_end_users <= 0:
+        return None
+    return monthend.month_end_run(bench, sink)
 
-    Every worker started here stops when `stack` closes.
+
+def scenarios_run(bench: Bench, prepared: Data, sink: Sink, stack: ExitStack) -> dict[str, Any]:
+    """Profile; start the worker; run the variants in rounds, the memory, rate-limited and
+    month-end jobs.
+
+    Every worker started here stops when `stack` closes, or when its scenario ends.
     """
+    profile = profile_run(bench, prepared)
     concurrency = bench.args.concurrency
     bench.say(f"starting a Celery worker (prefork, concurrency {concurrency})")
     worker = _worker(bench, name="", settings=bench.settings, concurrency=concurrency)
@@ -328,8 +399,13 @@ def scenarios_run(bench: Bench, prepared: Data, sink: Sink, stack: ExitStack) ->
     _warm_up(stage, variants)
     runs = _rounds(stage, variants)
     sampler.stop()
+    memory = _memory(stage, sampler)
+    with ExitStack() as rate_stack:
+        rate_limited = _rate_limited(stage, rate_stack)
     return {
         "runs": runs,
-        "memory": _memory(stage, sampler),
-        "rate_limited": _rate_limited(stage, stack),
+        "memory": memory,
+        "rate_limited": rate_limited,
+        "month_end": month_end(bench, sink),
+        "profile": profile,
     }

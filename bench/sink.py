@@ -8,7 +8,13 @@ answers `421 4.3.2` to MAIL in a user's sessions beyond that many concurrent one
 its statistics, so the benchmark can report it apart from the clients'.
 
 The control port speaks one JSON object per line: {"cmd": "stats"}, {"cmd": "reset"},
-{"cmd": "limit", "sessions_per_user": 3} (null: no limit), {"cmd": "stop"}.
+{"cmd": "limit", "sessions_per_user": 3} (null: no limit), {"cmd": "stop"}. Those act on the
+listeners of the command line, which share one count. `{"cmd": "serve", "host": H, "port": P,
+"tls": "starttls"|"ssl", "sessions_per_user": N, "rate": [count, seconds]}` adds a listener
+with counts and limits of its own (a mail server of its own: the month-end scenario), and
+`"listener": "H:P"` in stats, reset and limit picks it. A listener with a rate answers
+`450 4.3.2` to MAIL beyond `count` messages in any `seconds` (less a latency tolerance), as
+Microsoft 365 throttles a mailbox, and counts those answers with the session ones.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ TOO_MANY = (
     b"closing transmission channel\r\n"
 )
 _END = b"\r\n.\r\n"
+TOO_FAST = b"450 4.3.2 Message submission rate for this mailbox exceeded, try again later\r\n"
 _READ_LIMIT = 8 * 1024 * 1024  # one message must fit in the reader's buffer
 
 
@@ -40,6 +47,8 @@ class SinkState:
     password: str
     tls: ssl.SSLContext
     sessions_per_user: int | None = None
+    rate: tuple[int, float] | None = None  # (messages, seconds) per mailbox, tolerance taken
+    implicit_tls: bool = False  # port 465: TLS from the first byte
     connections: int = 0
     active: int = 0
     peak_active: int = 0
@@ -50,17 +59,33 @@ class SinkState:
     messages: int = 0
     received_bytes: int = 0
     rejected_432: int = 0
+    rejected_432_rate: int = 0  # of rejected_432: answers to a mailbox over its rate
     duplicates: int = 0
     message_ids: set[bytes] = field(default_factory=set)
     stamps: list[float] = field(default_factory=list)  # monotonic time of each accepted DATA
+    mail_stamps: dict[str, list[float]] = field(default_factory=dict)  # accepted MAIL, by user
 
     def reset(self) -> None:
         self.connections = self.auths = self.auth_failures = self.messages = 0
-        self.received_bytes = self.rejected_432 = self.duplicates = 0
+        self.received_bytes = self.rejected_432 = self.rejected_432_rate = self.duplicates = 0
         self.peak_active = self.active
         self.peak_per_user = max(self.authenticated.values(), default=0)
         self.message_ids.clear()
         self.stamps.clear()
+        self.mail_stamps.clear()
+
+    def rate_exceeded(self, user: str) -> bool:
+        """Take one message of the user's rate (at MAIL); True: over it, nothing taken."""
+        if self.rate is None:
+            return False
+        count, seconds = self.rate
+        now = time.monotonic()
+        stamps = [stamp for stamp in self.mail_stamps.get(user, ()) if stamp > now - seconds]
+        if len(stamps) >= count:
+            self.mail_stamps[user] = stamps
+            return True
+        self.mail_stamps[user] = [*stamps, now]
+        return False
 
     def stats(self) -> dict[str, Any]:
         usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -74,6 +99,7 @@ class SinkState:
             "messages": self.messages,
             "bytes": self.received_bytes,
             "rejected_432": self.rejected_432,
+            "rejected_432_rate": self.rejected_432_rate,
             "duplicates": self.duplicates,
             "cpu_seconds": usage.ru_utime + usage.ru_stime,
             "max_rss_kb": usage.ru_maxrss,
@@ -100,7 +126,7 @@ class Session:
         self.state = state
         self.reader = reader
         self.writer = writer
-        self.tls = False
+        self.tls = state.implicit_tls
         self.user: str | None = None
         self.over_limit = False
 
@@ -201,6 +227,10 @@ class Session:
                     return
                 if self.user is None:
                     await self.reply(b"530 5.7.0 Authentication required\r\n")
+                elif self.state.rate_exceeded(self.user):
+                    self.state.rejected_432 += 1
+                    self.state.rejected_432_rate += 1
+                    await self.reply(TOO_FAST)
                 else:
                     await self.reply(b"250 2.1.0 OK\r\n")
             elif verb == b"RCPT":
@@ -242,14 +272,55 @@ class _QuickAckProtocol(asyncio.StreamReaderProtocol):
                 self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
 
 
-async def _start_server(handler: Any, host: str, port: int) -> asyncio.Server:
+async def _start_server(
+    handler: Any, host: str, port: int, tls: ssl.SSLContext | None = None
+) -> asyncio.Server:
     loop = asyncio.get_running_loop()
 
     def factory() -> _QuickAckProtocol:
         reader = asyncio.StreamReader(limit=_READ_LIMIT, loop=loop)
         return _QuickAckProtocol(reader, handler, loop=loop)
 
-    return await loop.create_server(factory, host, port, backlog=512)
+    return await loop.create_server(factory, host, port, backlog=512, ssl=tls)
+
+
+#: Seconds a listener's rate window is shortened by: a client's limiter counts a message when
+#: it grants it, the sink when MAIL arrives, a connection and TLS handshake later at most.
+RATE_LATENCY = 0.05
+
+
+@dataclass
+class Listeners:
+    """The sink's own listeners (one shared state) and the servers added by `serve`."""
+
+    main: SinkState
+    servers: list[asyncio.Server] = field(default_factory=list)
+    extra: dict[str, SinkState] = field(default_factory=dict)
+
+    def pick(self, request: dict[str, Any]) -> SinkState:
+        listener = request.get("listener")
+        return self.main if listener is None else self.extra[listener]
+
+    async def serve(self, request: dict[str, Any]) -> dict[str, Any]:
+        name = f"{request['host']}:{request['port']}"
+        rate = request.get("rate")
+        if name not in self.extra:
+            implicit = request.get("tls") == "ssl"
+            state = SinkState(password=self.main.password, tls=self.main.tls, implicit_tls=implicit)
+            self.extra[name] = state
+            self.servers.append(
+                await _start_server(
+                    lambda r, w: _serve_client(state, r, w),
+                    request["host"],
+                    int(request["port"]),
+                    self.main.tls if implicit else None,
+                )
+            )
+        state = self.extra[name]
+        state.sessions_per_user = request.get("sessions_per_user")
+        state.rate = None if rate is None else (int(rate[0]), float(rate[1]) - RATE_LATENCY)
+        state.reset()
+        return {"ok": True, "listener": name}
 
 
 async def _serve_client(state: SinkState, reader: Any, writer: Any) -> None:
@@ -269,12 +340,20 @@ async def _serve_client(state: SinkState, reader: Any, writer: Any) -> None:
             writer.close()
 
 
-async def _serve_control(state: SinkState, stop: asyncio.Event, reader: Any, writer: Any) -> None:
+async def _serve_control(
+    listeners: Listeners, stop: asyncio.Event, reader: Any, writer: Any
+) -> None:
     try:
         while line := await reader.readline():
             request = json.loads(line)
             command = request.get("cmd")
             answer: dict[str, Any] = {"ok": True}
+            if command == "serve":
+                answer = await listeners.serve(request)
+                writer.write(json.dumps(answer).encode() + b"\n")
+                await writer.drain()
+                continue
+            state = listeners.pick(request)
             if command == "stats":
                 answer = state.stats()
             elif command == "reset":
@@ -296,19 +375,20 @@ async def serve(
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     state = SinkState(password=password, tls=context)
+    listeners = Listeners(state)
     stop = asyncio.Event()
-    servers = [
+    listeners.servers += [
         await _start_server(lambda r, w: _serve_client(state, r, w), host, port)
         for host, port in listen
     ]
-    servers.append(
+    listeners.servers.append(
         await asyncio.start_server(
-            lambda r, w: _serve_control(state, stop, r, w), "127.0.0.1", control
+            lambda r, w: _serve_control(listeners, stop, r, w), "127.0.0.1", control
         )
     )
     print("sink ready", flush=True)
     await stop.wait()
-    for server in servers:
+    for server in listeners.servers:
         server.close()
 
 

@@ -13,9 +13,13 @@ import pytest
 from tests.conftest import service_missing
 
 BASE_DIR = Path(__file__).resolve().parents[1]
-VARIANTS = {
-    f"{name}/invoice" for name in ("raw_one", "raw_two", "naive", "django", "post_office")
-} | {"project/invoice", "raw_one/small", "raw_two/small", "django/small", "project/small"}
+PEERS = ("raw_one", "raw_two", "naive", "django", "post_office")
+VARIANTS = (
+    {f"{name}/invoice" for name in PEERS}
+    | {f"{name}/render" for name in PEERS}
+    | {"project/invoice", "project/render"}
+    | {"raw_one/small", "raw_two/small", "django/small", "project/small"}
+)
 
 pytestmark = [pytest.mark.celery, pytest.mark.timeout(300)]
 
@@ -50,6 +54,10 @@ def test_bench_run_reports_every_variant(tmp_path):
             "--enqueue=200",
             "--memory-n=30",
             "--rate-n=40",
+            "--month-end-users=3",
+            "--month-end-invoices=5",
+            "--profile-n=5",
+            "--warm-up=2",
             "--database=bench_directo_smoke",
             f"--postgres={postgres}",
             f"--redis={redis_url}",
@@ -63,7 +71,7 @@ def test_bench_run_reports_every_variant(tmp_path):
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     report = json.loads(output.read_text())
-    assert set(report["variants"]) == VARIANTS
+    assert set(report["variants"]) - {"project_stored/invoice"} == VARIANTS
     for key, runs in report["runs"].items():
         assert len(runs) == 1, key
         assert round(runs[0]["rate"] * runs[0]["seconds"]) == 10, key
@@ -79,3 +87,25 @@ def test_bench_run_reports_every_variant(tmp_path):
         isinstance(row["met"], bool) for row in report["targets"]
     )
     assert "| this project" in completed.stdout
+    month = report["month_end"]
+    assert month["delivered"] == month["messages"] == 15
+    assert [job["provider"] for job in month["jobs"]] == ["microsoft365", "plain", "zone"]
+    assert all(job["first_sent_seconds"] is not None for job in month["jobs"])
+    assert month["rejected_432"] == 0 and month["limits_held"]
+    assert report["profile"]["messages"] == 5
+    assert any(row["target"].startswith("render: project") for row in report["targets"])
+
+
+def test_month_end_servers_and_limits_match():
+    """Each month-end user has a server of their own, and the provider limits name its host."""
+    from bench.monthend import provider_limits, servers
+
+    chosen = servers(20)
+    assert len({server.host for server in chosen}) == 20
+    assert {server.port for server in chosen} <= {25, 465, 587}
+    assert [s.provider for s in chosen].count("microsoft365") == 3
+    assert chosen[-1].provider == "zone"
+    limits = {entry["name"]: entry for entry in provider_limits(chosen)}
+    assert limits["zone-bench"]["hosts"] == [chosen[-1].host]
+    assert limits["zone-bench"]["connections"] == 1
+    assert len(limits["microsoft365-bench"]["hosts"]) == 3
