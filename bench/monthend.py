@@ -1,7 +1,7 @@
 """Month end: many users start their invoice jobs within one second, each on a server of its own.
 
-User i sends through a listener of the sink on 127.14.0.(i + 1) (port 587 with STARTTLS, or
-465 with TLS from the first byte, as cards allow), with that server's own limits: a few are
+User i sends through a listener of the sink on a loopback address of its own (port 587 with
+STARTTLS, or 465 with TLS from the first byte, as cards allow), with that server's own limits: a few are
 Microsoft 365 (30 messages a minute, 3 connections), the last one is Zone-like (1 message per
 5 seconds, 1 connection), both sped up (bench.parameters.SPEED_UP), and the listener answers
 4.3.2 beyond them. The project's provider limits (`MAILER_PROVIDER_LIMITS`) are set to match,
@@ -28,8 +28,9 @@ from bench import data, project
 from bench.parameters import (
     FIRST_SENT_SECONDS,
     MAX_FAIRNESS,
-    MONTH_END_NETWORK,
+    MONTH_END_FIRST,
     MONTH_END_RATES,
+    NETWORK,
     MONTH_END_TICK,
     RATE_TOLERANCE,
     SINK_PASSWORD,
@@ -86,13 +87,8 @@ def servers(users: int) -> list[Server]:
             provider, port = "microsoft365", 587
         else:
             provider, port = PLAIN, 465 if user % 2 else 587
-        found.append(Server(user, f"{MONTH_END_NETWORK}{user + 1}", port, provider))
+        found.append(Server(user, f"{NETWORK}{user + MONTH_END_FIRST}", port, provider))
     return found
-
-
-def hosts(users: int) -> list[str]:
-    """Return the addresses the sink's certificate must name."""
-    return [server.host for server in servers(users)]
 
 
 def provider_limits(chosen: list[Server]) -> list[dict[str, Any]]:

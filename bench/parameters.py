@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import random
+
 SINK_PASSWORD = "bench-sink-pass"
 SINK_PORT = 587
-FAST_HOST, LIMITED_HOST = "127.0.0.1", "127.0.0.2"
+#: The sink's loopback network, chosen per run (BENCH_NETWORK="127.x.y." fixes it), so that a
+#: run beside another (a test's smoke run) never finds its ports taken.
+NETWORK = os.environ.get("BENCH_NETWORK") or (
+    f"127.{random.SystemRandom().randint(15, 254)}.{random.SystemRandom().randint(0, 255)}."
+)
+FAST_HOST, LIMITED_HOST = f"{NETWORK}1", f"{NETWORK}2"
 RATE = (30, 3.0)  # Microsoft 365's 30 messages a minute, sped up to 30 per 3 seconds
 RATE_CONNECTIONS = 3
 RATE_TOLERANCE = 0.05  # share above the configured rate, and seconds of delivery latency
@@ -12,7 +20,7 @@ RATE_TOLERANCE = 0.05  # share above the configured rate, and seconds of deliver
 # The month-end scenario: every user on a mail server of their own (a loopback address of the
 # sink). Providers' limits are sped up 20 times, so that minutes of sending take seconds.
 SPEED_UP = 20
-MONTH_END_NETWORK = "127.14.0."  # user i's server: 127.14.0.(i + 1), issue 14
+MONTH_END_FIRST = 3  # user i's server: NETWORK + (i + 3), after the fast and limited hosts
 MONTH_END_RATES = {  # provider: ((messages, seconds), concurrent connections), sped up
     "microsoft365": ((30, 60 / SPEED_UP), 3),  # 30 a minute, 3 connections
     "zone": ((1, 5 / SPEED_UP), 1),  # 1 message per 5 seconds, 1 connection

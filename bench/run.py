@@ -37,7 +37,8 @@ from bench import report
 from bench.parameters import (
     FAST_HOST,
     LIMITED_HOST,
-    MONTH_END_NETWORK,
+    MONTH_END_FIRST,
+    NETWORK,
     RATE,
     RATE_CONNECTIONS,
     SINK_PASSWORD,
@@ -257,7 +258,8 @@ def _django_setup(bench: Bench) -> None:
 def _bench_prepare(args: argparse.Namespace, workdir: Path) -> Bench:
     """Write the TLS files, ensure the database, set up Django; return the run's context."""
     started_at, clock = datetime.now(UTC), time.monotonic()
-    tls = _tls_files(workdir, [f"{MONTH_END_NETWORK}{i + 1}" for i in range(args.month_end_users)])
+    users = range(args.month_end_users)
+    tls = _tls_files(workdir, [f"{NETWORK}{user + MONTH_END_FIRST}" for user in users])
     settings = _settings(args, workdir)
     _database_ensure(args.postgres, args.database)
     env = _environment(args, tls)
