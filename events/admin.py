@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from events.models import MailEvent
 
@@ -30,7 +31,7 @@ class MailEventAdmin(admin.ModelAdmin):
         "step",
     )
 
-    @admin.display(description="What happened")
+    @admin.display(description=_("What happened"))
     def text(self, event: MailEvent) -> str:
         return event.text
 

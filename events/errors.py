@@ -49,8 +49,8 @@ class ErrorCause(StrEnum):
 
     def render(self, params: Mapping[str, Param]) -> str:
         """Return the message for these parameters, in the active language."""
-        template = gettext(self.template) if self.template else ""
-        return template.format_map(self.context(params))
+        translated = gettext(self.template) if self.template else ""
+        return translated.format_map(self.context(params))
 
 
 _REGISTRY: dict[str, ErrorCause] = {}

@@ -9,6 +9,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.core.cache import cache
 from django.db import connection
+from django.utils import translation
 
 from users import crypto
 
@@ -77,3 +78,16 @@ def _test_settings(settings):
     yield settings
     crypto.fernet_keys.cache_clear()
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _language_reset():
+    """Start and end every test in English (settings.LANGUAGE_CODE).
+
+    LocaleMiddleware and the card's language activate a language on the thread that the test
+    client runs requests on, and nothing resets it: a Polish page would leave the next test
+    reading Polish.
+    """
+    translation.deactivate()
+    yield
+    translation.deactivate()

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.debug import sensitive_variables
 
 from users.models import CARD_FIELDS, Language, SslTls, UserCard
@@ -13,8 +14,8 @@ from users.models import CARD_FIELDS, Language, SslTls, UserCard
 #: The fields that matter only for SMTP and Microsoft 365 OAUTH (shown and hidden together).
 SERVER_FIELDS = ("mail_server", "ssl_tls", "smtp_username", "smtp_password", "clear_smtp_password")
 
-PASSWORD_STORED = "A password is stored. Leave this blank to keep it."
-PASSWORD_NOT_SET = "No password is set."
+PASSWORD_STORED = _("A password is stored. Leave this blank to keep it.")
+PASSWORD_NOT_SET = _("No password is set.")
 
 
 class SecretField(forms.CharField):
@@ -34,11 +35,12 @@ class SecretField(forms.CharField):
 class UserCardForm(forms.ModelForm):
     """Edit a card; the stored password is never sent back to the browser."""
 
-    smtp_password = SecretField(label="Password")
+    # The glossary's word: Django's auth catalog, which outranks this one, says "Salasõna".
+    smtp_password = SecretField(label=pgettext_lazy("user card", "Password"))
     clear_smtp_password = forms.BooleanField(
-        label="Clear the stored password",
+        label=_("Clear the stored password"),
         required=False,
-        help_text="Tick to remove the stored password when saving.",
+        help_text=_("Tick to remove the stored password when saving."),
     )
 
     class Meta:
@@ -57,7 +59,7 @@ class UserCardForm(forms.ModelForm):
         ssl_tls = self.fields.get("ssl_tls")
         if isinstance(ssl_tls, forms.ChoiceField):
             # A blank choice means "as on the global card, or as the port suggests".
-            ssl_tls.choices = [("", "(automatic)"), *SslTls.choices]
+            ssl_tls.choices = [("", _("(automatic)")), *SslTls.choices]
         language = self.fields.get("language")
         if isinstance(language, forms.ChoiceField):
             language.choices = [("", _("(as the browser says)")), *Language.choices]
@@ -70,7 +72,7 @@ class UserCardForm(forms.ModelForm):
             if typed:
                 self.add_error(
                     "clear_smtp_password",
-                    "Either type a new password or clear the stored one, not both.",
+                    _("Either type a new password or clear the stored one, not both."),
                 )
             cleaned["smtp_password"] = ""
         elif not typed and "smtp_password" in self.fields:

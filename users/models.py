@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import ProtectedError
 from django.db.models.functions import Lower
 from django.utils.text import slugify
+from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from users.fields import EncryptedTextField, secret_entered, secrets_entered_forget
@@ -25,12 +26,13 @@ from users.validation import (
 
 code_validator = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*\Z",
-    "A user code starts with a letter or digit and holds only letters, digits and . @ + - _",
+    _("A user code starts with a letter or digit and holds only letters, digits and . @ + - _"),
     code="invalid_code",
 )
 
 
 class MailSender(models.TextChoices):
+    # Product names: the same in every language (SPEC.md).
     DIRECTO = "directo", "Directo"
     SMTP = "smtp", "SMTP"
     M365_OAUTH = "m365_oauth", "Microsoft 365 OAUTH"
@@ -58,14 +60,15 @@ SERVER_MODES = frozenset({MailSender.SMTP, MailSender.M365_OAUTH})
 
 
 class SslTls(models.TextChoices):
-    NO = "no", "No"
+    # Not the Yes/No "No": the glossary's SSL/TLS "No" (Ei, Nē, Nie).
+    NO = "no", pgettext_lazy("SSL/TLS", "No")
     SSL = "ssl", "SSL"
     STARTTLS = "starttls", "StartTLS / SSL / TLS"
 
 
 class MailAsAttachment(models.TextChoices):
     PDF = "pdf", "PDF"
-    NO = "no", "No"
+    NO = "no", pgettext_lazy("mail as attachment", "No")
 
 
 class Language(models.TextChoices):
@@ -98,8 +101,11 @@ def cascade_unless_global(collector: Any, field: Any, sub_objs: Any, using: str)
     if protected:
         codes = ", ".join(card.code for card in protected)
         raise ProtectedError(
-            f"The account of card {codes} cannot be deleted: that card is the mail sending user "
-            "of the system settings. Name another card there first.",
+            gettext(
+                "The account of card %(codes)s cannot be deleted: that card is the mail sending "
+                "user of the system settings. Name another card there first."
+            )
+            % {"codes": codes},
             set(protected),
         )
     models.CASCADE(collector, field, sub_objs, using)
@@ -112,50 +118,80 @@ class UserCard(models.Model):
         settings.AUTH_USER_MODEL, on_delete=cascade_unless_global, related_name="card"
     )
     code = models.CharField(
-        "user code",
+        _("user code"),
         max_length=30,
         validators=[code_validator],
-        help_text="Short unique code, e.g. KIVI; the user's login name.",
+        help_text=_("Short unique code, e.g. KIVI; the user's login name."),
     )
-    name = models.CharField(max_length=150, blank=True, validators=[reject_control_characters])
-    email = models.EmailField(
-        "e-mail",
+    # "user card" context: Django's auth catalog has "name", "username" and "password" with
+    # other words (kasutajatunnus, salasõna), and it outranks this app's; SPEC's glossary wins.
+    name = models.CharField(
+        pgettext_lazy("user card", "name"),
+        max_length=150,
         blank=True,
         validators=[reject_control_characters],
-        help_text="Your own address: the From of everything you send (except Directo-Reply-To).",
     )
+    email = models.EmailField(
+        _("e-mail"),
+        blank=True,
+        validators=[reject_control_characters],
+        help_text=_("Your own address: the From of everything you send (except Directo-Reply-To)."),
+    )
+    # The labels of the card's fields are SPEC.md's glossary (Mail sender, Mail server, …).
     mail_sender = models.CharField(
-        max_length=20, choices=MailSender.choices, default=MailSender.DIRECTO
+        _("mail sender"), max_length=20, choices=MailSender.choices, default=MailSender.DIRECTO
     )
     mail_server = models.CharField(
+        _("mail server"),
         max_length=260,
         blank=True,
         validators=[reject_control_characters],
-        help_text="host:port, e.g. smtp.gmail.com:465; IPv6 as [::1]:587. Ports 25, 465 or 587.",
+        help_text=_("host:port, e.g. smtp.gmail.com:465; IPv6 as [::1]:587. Ports 25, 465 or 587."),
     )
     ssl_tls = models.CharField(
         "SSL/TLS",
         max_length=10,
         choices=SslTls.choices,
         blank=True,
-        help_text="Blank: as on the global card, or as the port suggests (465: SSL, 25/587: "
-        "StartTLS).",
+        help_text=_(
+            "Blank: as on the global card, or as the port suggests (465: SSL, 25/587: StartTLS)."
+        ),
     )
     smtp_username = models.CharField(
-        "username",
+        pgettext_lazy("user card", "username"),
         max_length=254,
         blank=True,
         validators=[reject_control_characters],
-        help_text="Blank means the server needs no authentication (or the global card's is used).",
+        help_text=_(
+            "Blank means the server needs no authentication (or the global card's is used)."
+        ),
     )
     smtp_password = EncryptedTextField(
-        "password", blank=True, validators=[reject_control_characters]
+        pgettext_lazy("user card", "password"), blank=True, validators=[reject_control_characters]
     )
     mail_as_attachment = models.CharField(
-        max_length=3, choices=MailAsAttachment.choices, default=MailAsAttachment.PDF
+        _("mail as attachment"),
+        max_length=3,
+        choices=MailAsAttachment.choices,
+        default=MailAsAttachment.PDF,
+        help_text=_(
+            "PDF: the document (invoice) is attached as a PDF. No: the document goes into the "
+            "body of the e-mail."
+        ),
     )
-    attachments_with_email = models.BooleanField(default=False)
-    mail_edit = models.BooleanField(default=False)
+    attachments_with_email = models.BooleanField(
+        _("attachments with email"),
+        default=False,
+        help_text=_("Send the document's own file attachments along."),
+    )
+    mail_edit = models.BooleanField(
+        _("mail edit"),
+        default=False,
+        help_text=_(
+            "Open an editable draft before a single send; for mass mail, edit the template before "
+            "the job starts."
+        ),
+    )
     language = models.CharField(
         _("language"),
         max_length=5,
@@ -164,25 +200,27 @@ class UserCard(models.Model):
         default="",
         help_text=_("The language of your pages and messages. Blank follows the browser."),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     objects = UserCardQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("user card")
+        verbose_name_plural = _("user cards")
         ordering: ClassVar = ["code"]
         constraints: ClassVar = [
             models.UniqueConstraint(
                 Lower("code"),
                 name="users_usercard_code_ci_unique",
-                violation_error_message="A card with this user code already exists.",
+                violation_error_message=_("A card with this user code already exists."),
             ),
             # The usercard mailer and bounce matching attribute mail by this address.
             models.UniqueConstraint(
                 Lower("email"),
                 condition=~models.Q(email=""),
                 name="users_usercard_email_ci_unique",
-                violation_error_message=(
+                violation_error_message=_(
                     "Another card already has this e-mail address: each card's address is its "
                     "own. Use a different address, or change the other card first."
                 ),
@@ -264,14 +302,22 @@ class UserCard(models.Model):
         notices = []
         if getattr(self, "secrets_dropped", False):
             notices.append(
-                "The mail server changed, so the stored password was removed: a password goes only "
-                "to the server it was entered for. Enter the password again."
+                gettext(
+                    "The mail server changed, so the stored password was removed: a password "
+                    "goes only to the server it was entered for. Enter the password again."
+                )
             )
         count = getattr(self, "inheriting_secrets_dropped", 0)
         if count:
             notices.append(
-                f"{count} card(s) that use this card's server with their own password had the "
-                "password removed: their users enter it again."
+                ngettext(
+                    "%(count)d card that uses this card's server with its own password had the "
+                    "password removed: its user enters it again.",
+                    "%(count)d cards that use this card's server with their own password had the "
+                    "password removed: their users enter it again.",
+                    count,
+                )
+                % {"count": count}
             )
         return notices
 
@@ -279,8 +325,11 @@ class UserCard(models.Model):
         """Refuse to delete the card the system setting names (before any write starts)."""
         if SystemSettings.load().names_card(self.code):
             raise ProtectedError(
-                f"Card {self.code} is the mail sending user of the system settings: name another "
-                "card there before deleting it.",
+                gettext(
+                    "Card %(code)s is the mail sending user of the system settings: name another "
+                    "card there before deleting it."
+                )
+                % {"code": self.code},
                 {self},
             )
 
@@ -312,8 +361,10 @@ class UserCard(models.Model):
             others = UserCard.objects.filter(email__iexact=self.email).exclude(pk=self.pk)
             if others.exists():
                 errors.setdefault("email", []).append(
-                    "Another card already has this e-mail address: each card's address is its "
-                    "own. Use a different address, or change the other card first."
+                    gettext(
+                        "Another card already has this e-mail address: each card's address is its "
+                        "own. Use a different address, or change the other card first."
+                    )
                 )
         host = self.server_host() or self._global_host()
         if host and is_gmail_host(host) and self.smtp_password:
@@ -327,25 +378,33 @@ class UserCard(models.Model):
                 and self.mail_sender in SERVER_MODES
             ):
                 errors.setdefault("mail_sender", []).append(
-                    "Microsoft 365 no longer accepts a username and password for SMTP (basic "
-                    "authentication was retired in April 2026). Choose “Microsoft 365 OAUTH” as "
-                    "the mail sender, clear the password, and click Authenticate Microsoft 365."
+                    gettext(
+                        "Microsoft 365 no longer accepts a username and password for SMTP (basic "
+                        "authentication was retired in April 2026). Choose “Microsoft 365 OAUTH” "
+                        "as the mail sender, clear the password, and click Authenticate "
+                        "Microsoft 365."
+                    )
                 )
             elif self.mail_sender == MailSender.M365_OAUTH and self.smtp_password:
                 errors.setdefault("smtp_password", []).append(
-                    "Microsoft 365 OAUTH uses no password: clear the stored password."
+                    gettext("Microsoft 365 OAUTH uses no password: clear the stored password.")
                 )
         if self.pk and self.is_global():
             if self.mail_sender not in SERVER_MODES:
                 errors.setdefault("mail_sender", []).append(
-                    f"Card {self.code} is the mail sending user of the system settings, so its "
-                    "mail sender must stay SMTP or Microsoft 365 OAUTH. Name another card in "
-                    "System settings first, or clear the mail sending user code."
+                    gettext(
+                        "Card %(code)s is the mail sending user of the system settings, so its "
+                        "mail sender must stay SMTP or Microsoft 365 OAUTH. Name another card in "
+                        "System settings first, or clear the mail sending user code."
+                    )
+                    % {"code": self.code}
                 )
             if self.code.lower() != self._stored_code().lower():
                 errors.setdefault("code", []).append(
-                    "This card is the mail sending user of the system settings: change the "
-                    "system setting before renaming its code."
+                    gettext(
+                        "This card is the mail sending user of the system settings: change the "
+                        "system setting before renaming its code."
+                    )
                 )
         if errors:
             raise ValidationError(errors)
@@ -380,12 +439,16 @@ class UserCard(models.Model):
                     found.append(warning)
         if self.smtp_username and not self.smtp_password and self.mail_sender == MailSender.SMTP:
             found.append(
-                "A username is set without a password: set the password, or clear the username "
-                "to use the global card's credentials."
+                gettext(
+                    "A username is set without a password: set the password, or clear the "
+                    "username to use the global card's credentials."
+                )
             )
         if self.smtp_password and not self.smtp_username:
             found.append(
-                "A password is set without a username: set the username, or clear the password."
+                gettext(
+                    "A password is set without a username: set the username, or clear the password."
+                )
             )
         return found
 
@@ -406,29 +469,32 @@ class SystemSettings(models.Model):
     SINGLETON_PK = 1
 
     mail_sending_user_code = models.CharField(
-        "mail sending user code",
+        _("mail sending user code"),
         max_length=30,
         blank=True,
         validators=[reject_control_characters],
-        help_text="The SMTP configuration of this user is the basis for sending e-mails.",
+        help_text=_("The SMTP configuration of this user is the basis for sending e-mails."),
     )
     company_name = models.CharField(
+        _("company name"),
         max_length=200,
         blank=True,
         validators=[reject_control_characters],
-        help_text="Its slug is the event mailbox address, e.g. acme-trading@event.data.directo.ee.",
+        help_text=_(
+            "Its slug is the event mailbox address, e.g. acme-trading@event.data.directo.ee."
+        ),
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
-        verbose_name = "system settings"
-        verbose_name_plural = "system settings"
+        verbose_name = _("system settings")
+        verbose_name_plural = _("system settings")
         constraints: ClassVar = [
             models.CheckConstraint(condition=models.Q(pk=1), name="users_systemsettings_singleton"),
         ]
 
     def __str__(self) -> str:
-        return "System settings"
+        return gettext("System settings")
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.pk = self.SINGLETON_PK
@@ -470,20 +536,21 @@ class SystemSettings(models.Model):
         if card is None:
             raise ValidationError(
                 {
-                    "mail_sending_user_code": (
-                        f"No user card has the code “{code}”: create that card first, or name an "
+                    "mail_sending_user_code": gettext(
+                        "No user card has the code “%(code)s”: create that card first, or name an "
                         "existing one."
                     )
+                    % {"code": code}
                 }
             )
         if card.mail_sender not in SERVER_MODES:
             raise ValidationError(
                 {
-                    "mail_sending_user_code": (
-                        f"Card {card.code} sends with “{card.get_mail_sender_display()}”; the mail "
-                        "sending user's card must use SMTP or Microsoft 365 OAUTH. Change its mail "
-                        "sender first."
+                    "mail_sending_user_code": gettext(
+                        "Card %(code)s sends with “%(sender)s”; the mail sending user's card must "
+                        "use SMTP or Microsoft 365 OAUTH. Change its mail sender first."
                     )
+                    % {"code": card.code, "sender": card.get_mail_sender_display()}
                 }
             )
         self.mail_sending_user_code = card.code

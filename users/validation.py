@@ -7,12 +7,18 @@ import re
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext, pgettext, pgettext_lazy
 
 from users.secrets import Secret
 
 ALLOWED_PORTS = (25, 465, 587)
 SUGGESTED_SSL_TLS = {25: "starttls", 465: "ssl", 587: "starttls"}
-SSL_TLS_LABELS = {"no": "No", "ssl": "SSL", "starttls": "StartTLS / SSL / TLS"}
+#: The SSL/TLS choices' labels (users.models.SslTls has the same; "No" is the SSL/TLS one).
+SSL_TLS_LABELS = {
+    "no": pgettext_lazy("SSL/TLS", "No"),
+    "ssl": "SSL",
+    "starttls": "StartTLS / SSL / TLS",
+}
 
 _HOSTNAME_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 #: CR, LF and NUL: each would let a value end an SMTP command or a mail header and add another.
@@ -31,7 +37,7 @@ def reject_control_characters(value: object) -> None:
         value = value.reveal()
     if isinstance(value, str) and has_control_characters(value):
         raise ValidationError(
-            "Line breaks and NUL characters are not allowed here; remove them.",
+            gettext("Line breaks and NUL characters are not allowed here; remove them."),
             code="control_characters",
         )
 
@@ -55,48 +61,72 @@ def _valid_hostname(host: str) -> bool:
 def mail_server_parse(value: str) -> MailServer:
     """Parse `host:port` (IPv6 as `[::1]:587`); raise ValidationError naming the fix."""
     value = value.strip()
-    example = "e.g. smtp.gmail.com:465 or [2001:db8::1]:587"
     if value.startswith("["):
         host, sep, rest = value[1:].partition("]")
         if not sep or not rest.startswith(":"):
             raise ValidationError(
-                f"Write an IPv6 server as [address]:port, {example}.", code="mail_server_format"
+                gettext(
+                    "Write an IPv6 server as [address]:port, e.g. smtp.gmail.com:465 or "
+                    "[2001:db8::1]:587."
+                ),
+                code="mail_server_format",
             )
         port_text = rest[1:]
         try:
             ipaddress.IPv6Address(host)
         except ValueError:
             raise ValidationError(
-                f"“{host}” is not an IPv6 address; write the server as host:port, {example}.",
+                gettext(
+                    "“%(host)s” is not an IPv6 address; write the server as host:port, e.g. "
+                    "smtp.gmail.com:465 or [2001:db8::1]:587."
+                ),
                 code="mail_server_host",
+                params={"host": host},
             ) from None
     else:
         host, sep, port_text = value.rpartition(":")
         if not sep:
             raise ValidationError(
-                f"Add the port to the server: host:port, {example}. Allowed ports: 25, 465 or 587.",
+                gettext(
+                    "Add the port to the server: host:port, e.g. smtp.gmail.com:465 or "
+                    "[2001:db8::1]:587. Allowed ports: 25, 465 or 587."
+                ),
                 code="mail_server_port_missing",
             )
         if ":" in host:
             raise ValidationError(
-                f"Put an IPv6 address in brackets: [address]:port, {example}.",
+                gettext(
+                    "Put an IPv6 address in brackets: [address]:port, e.g. smtp.gmail.com:465 or "
+                    "[2001:db8::1]:587."
+                ),
                 code="mail_server_format",
             )
         if not host or not _valid_hostname(host):
             raise ValidationError(
-                f"“{host}” is not a valid host name; write the server as host:port, {example}.",
+                gettext(
+                    "“%(host)s” is not a valid host name; write the server as host:port, e.g. "
+                    "smtp.gmail.com:465 or [2001:db8::1]:587."
+                ),
                 code="mail_server_host",
+                params={"host": host},
             )
     if not port_text.isdigit():
         raise ValidationError(
-            f"The port “{port_text}” is not a number; use 25, 465 or 587, {example}.",
+            gettext(
+                "The port “%(port)s” is not a number; use 25, 465 or 587, e.g. "
+                "smtp.gmail.com:465 or [2001:db8::1]:587."
+            ),
             code="mail_server_port",
+            params={"port": port_text},
         )
     port = int(port_text)
     if port not in ALLOWED_PORTS:
         raise ValidationError(
-            f"Port {port} is not allowed: use 465 (SSL), 587 (StartTLS) or 25 (StartTLS).",
+            gettext(
+                "Port %(port)s is not allowed: use 465 (SSL), 587 (StartTLS) or 25 (StartTLS)."
+            ),
             code="mail_server_port",
+            params={"port": port},
         )
     return MailServer(host=host.lower(), port=port)
 
@@ -107,16 +137,19 @@ def ssl_tls_warning(port: int, ssl_tls: str) -> str | None:
     if not ssl_tls or ssl_tls == suggested:
         return None
     if ssl_tls == "no":
-        return (
-            f"SSL/TLS is “No” on port {port}: the password and mail would cross the network "
-            f"unencrypted. Choose “{SSL_TLS_LABELS[suggested]}” unless the server is on a trusted "
-            "network."
-        )
-    return (
-        f"Port {port} usually expects “{SSL_TLS_LABELS[suggested]}”, not "
-        f"“{SSL_TLS_LABELS[ssl_tls]}”: choose “{SSL_TLS_LABELS[suggested]}” or use port "
-        f"{'465' if ssl_tls == 'ssl' else '587'}."
-    )
+        return gettext(
+            "SSL/TLS is “%(no)s” on port %(port)s: the password and mail would cross the network "
+            "unencrypted. Choose “%(suggested)s” unless the server is on a trusted network."
+        ) % {"no": pgettext("SSL/TLS", "No"), "port": port, "suggested": SSL_TLS_LABELS[suggested]}
+    return gettext(
+        "Port %(port)s usually expects “%(suggested)s”, not “%(chosen)s”: choose “%(suggested)s” "
+        "or use port %(other_port)s."
+    ) % {
+        "port": port,
+        "suggested": SSL_TLS_LABELS[suggested],
+        "chosen": SSL_TLS_LABELS[ssl_tls],
+        "other_port": 465 if ssl_tls == "ssl" else 587,
+    }
 
 
 _APP_PASSWORD_WITH_SPACES = re.compile(r"^[a-z]{4}( [a-z]{4}){3}$", re.IGNORECASE)
