@@ -1,12 +1,12 @@
 """Month end: many users start their invoice jobs within one second, each on a server of its own.
 
 User i sends through a listener of the sink on a loopback address of its own (port 587 with
-STARTTLS, or 465 with TLS from the first byte, as cards allow), with that server's own
-limits: a few are Microsoft 365 (30 messages a minute, 3 connections), the last one is
-Zone-like (1 message per 5 seconds, 1 connection), both sped up (bench.parameters.SPEED_UP), and the listener answers
-4.3.2 beyond them. The project's provider limits (`MAILER_PROVIDER_LIMITS`) are set to match,
-in the workers and in this process. The jobs run on one worker with the production pool
-(`--concurrency`, 2) and beat's mass-mail tick, sped up as well.
+STARTTLS, or 465 with TLS from the first byte, as cards allow), with that server's own limits:
+a few are Microsoft 365 (30 messages a minute, 3 connections), the last one is Zone-like (1
+message per 5 seconds, 1 connection), both sped up (bench.parameters.SPEED_UP), and the
+listener answers 4.3.2 beyond them. The project's provider limits (`MAILER_PROVIDER_LIMITS`)
+are set to match, in the workers and in this process. The jobs run on one worker with the
+production pool (`--concurrency`, 2) and beat's mass-mail tick, sped up as well.
 
 Reported per job: the time to its first message (every job should progress within seconds),
 when it finished and its rate since the common start; per server: whether its limits held
