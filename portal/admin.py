@@ -15,7 +15,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
 
@@ -133,7 +133,7 @@ class UserCardAdmin(admin.ModelAdmin):
             return ("smtp_password", "clear_smtp_password")
         return ("secret_state",)
 
-    @admin.display(description=_("Password"))
+    @admin.display(description=pgettext_lazy("user card", "Password"))
     def secret_state(self, obj: UserCard | None) -> str:
         if obj is not None and obj.smtp_password:
             return pgettext("password", "set")

@@ -53,8 +53,8 @@ def effective_settings(card: UserCard) -> dict[str, Any]:
         (gettext("Server"), view["host"] or "—", sources.get("host", "")),
         (gettext("Port"), view["port"] or "—", sources.get("port", "")),
         (gettext("SSL/TLS"), SslTls(ssl_tls).label if ssl_tls else "—", sources.get("ssl_tls", "")),
-        (gettext("Username"), view["username"] or "—", sources.get("username", "")),
-        (gettext("Password"), password, sources.get("password_set", "")),
+        (pgettext("user card", "Username"), view["username"] or "—", sources.get("username", "")),
+        (pgettext("user card", "Password"), password, sources.get("password_set", "")),
         (gettext("From"), view["from"] or "—", sources.get("from", "")),
         (gettext("Reply-To"), view["reply_to"] or "—", sources.get("reply_to", "")),
         (

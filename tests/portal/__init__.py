@@ -1,0 +1,1 @@
+"""Tests of the portal pages (Personal → User, the card admin)."""
