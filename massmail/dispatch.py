@@ -8,6 +8,7 @@ statements (transmitting, outcome); the claim and loading the documents are per 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -128,6 +129,12 @@ class Dispatcher:
             if not self.pacer.start():
                 return Outcome.NO_SLOT
             return self._loop()
+        except Exception:
+            # Redis went away, a time limit, a bug: what this run claimed but did not transmit
+            # goes back to the queue now rather than when its lease runs out.
+            with contextlib.suppress(*DATABASE_ERRORS):
+                self.rows.recover()
+            raise
         finally:
             self._disconnect()
             self.pacer.stop()

@@ -28,7 +28,7 @@ def massmail_dispatch(job_id: int) -> str:
         with stop_noted():
             outcome = massmail_dispatch_run(job_id=job_id)
     except SoftTimeLimitExceeded:
-        # Rows still claimed are reaped when their lease expires; the next run goes on.
+        # Claimed rows went back to the queue (the run recovers them); the next run goes on.
         logger.warning("Mass-mail job %s: dispatch hit its soft time limit", job_id)
         outcome = Outcome.BUDGET
     except DATABASE_ERRORS as exc:

@@ -46,14 +46,15 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         server.init()
         server.start()
         server.execute(f"CREATE DATABASE {TEMPLATE_DB}")
-        subprocess.run(
+        migrated = subprocess.run(
             [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
             cwd=settings.BASE_DIR,
             env=base_env(database_url=server.url(TEMPLATE_DB), broker_url="memory://"),
-            check=True,
             capture_output=True,
+            text=True,
             timeout=300,
         )
+        assert migrated.returncode == 0, migrated.stderr[-3000:]
         yield server
     finally:
         server.destroy()
@@ -139,14 +140,15 @@ class Stack:
 
     def seed(self, *, code: str, server: str, count: int) -> None:
         """Create a card sending through `server` (host:port) and `count` invoices of it."""
-        subprocess.run(
+        done = subprocess.run(
             [sys.executable, "-m", "tests.reliability.seed", code, server, str(count)],
             cwd=settings.BASE_DIR,
             env=self.env(),
-            check=True,
             capture_output=True,
+            text=True,
             timeout=120,
         )
+        assert done.returncode == 0, done.stderr[-3000:]
 
     def worker(self, *, beat: bool = True, concurrency: int = 2) -> CeleryWorker:
         """Start a real worker (with beat inside it, by default) on the private services."""
@@ -189,7 +191,13 @@ class Stack:
         return dict(self.query("SELECT status, count(*) FROM mailer_outgoingmail GROUP BY 1"))
 
     def logs(self) -> str:
-        return "\n".join(worker.log_tail(4000) for worker in self.workers)
+        """Return the workers' log tails and the output of processes that ended."""
+        ended = [
+            f"{process.args} exited {process.returncode}:\n{process.communicate()[1][-3000:]}"
+            for process in self.processes
+            if process.poll() is not None and process.stderr and not process.stderr.closed
+        ]
+        return "\n".join([*ended, *(worker.log_tail(4000) for worker in self.workers)])
 
     def stop(self) -> None:
         for process in self.processes:
@@ -213,6 +221,15 @@ RELIABILITY = {
     "CELERY_BROKER_TRANSPORT_OPTIONS": {"visibility_timeout": 60},
     "CELERY_BEAT_SCHEDULE": {"massmail-tick": {"task": "massmail.tick", "schedule": 1.0}},
 }
+if os.environ.get("OUTAGE_TIMINGS") == "default":
+    # Measures the README's recovery times: the production tick, lease and time limit.
+    RELIABILITY |= {
+        "MAILER_LEASE_SECONDS": 120.0,
+        "MAILER_TICK_SECONDS": 30.0,
+        "MAILER_DISPATCH_TIME_LIMIT": 900.0,
+        "CELERY_BROKER_TRANSPORT_OPTIONS": {"visibility_timeout": 3600},
+        "CELERY_BEAT_SCHEDULE": {"massmail-tick": {"task": "massmail.tick", "schedule": 30.0}},
+    }
 
 
 @pytest.fixture
