@@ -21,7 +21,12 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from mailer.config import CardSettings, sender_config_resolve
 from mailer.platform import platform_get
-from portal.panels import effective_settings_render, m365_status_render, preset_buttons_render
+from portal.panels import (
+    effective_settings_render,
+    m365_status_render,
+    mode_explanations_render,
+    preset_buttons_render,
+)
 from portal.views import mail_test_context, mail_test_handle, mail_test_respond
 from users.forms import UserCardForm
 from users.models import MailSender, SslTls, SystemSettings, UserCard
@@ -43,7 +48,13 @@ class UserCardAdmin(admin.ModelAdmin):
     list_filter = ("mail_sender",)
     search_fields = ("code", "name", "email", "smtp_username")
     ordering = ("code",)
-    readonly_fields = ("provider_presets", "m365_status", "effective_settings", "secret_state")
+    readonly_fields = (
+        "provider_presets",
+        "mail_sender_explained",
+        "m365_status",
+        "effective_settings",
+        "secret_state",
+    )
 
     class Media:
         js = ("portal/card_form.js", "portal/test_mail.js")
@@ -98,7 +109,7 @@ class UserCardAdmin(admin.ModelAdmin):
     def get_fieldsets(self, request: HttpRequest, obj: UserCard | None = None) -> Any:
         fieldsets: list[tuple[Any, dict[str, Any]]] = [
             (None, {"fields": ("code", "name", "email", "language")}),
-            (_("Sending"), {"fields": ("mail_sender",)}),
+            (_("Sending"), {"fields": ("mail_sender", "mail_sender_explained")}),
             (
                 _("Mail server"),
                 {
@@ -160,6 +171,13 @@ class UserCardAdmin(admin.ModelAdmin):
     @admin.display(description=_("Provider presets"))
     def provider_presets(self, obj: UserCard | None) -> SafeString:
         return preset_buttons_render()
+
+    @admin.display(description=_("What the mail sender does"))
+    def mail_sender_explained(self, obj: UserCard | None) -> SafeString:
+        # The stored card: after an invalid POST the instance holds the rejected values.
+        if obj is not None and obj.pk:
+            obj = UserCard.objects.select_related("m365_connection").get(pk=obj.pk)
+        return mode_explanations_render(obj if obj is not None else UserCard(code=""))
 
     @admin.display(description=_("Microsoft 365 status"))
     def m365_status(self, obj: UserCard | None) -> SafeString | str:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext, pgettext
 
+from mailer.config import PLATFORM, CardSettings, sender_config_resolve
+from mailer.platform import platform_get
 from mailer.services import sender_config_get
-from users.models import MailSender, SslTls, UserCard
+from users.models import MailSender, SslTls, SystemSettings, UserCard
 from users.providers import PRESETS
 
 
@@ -70,4 +73,67 @@ def effective_settings(card: UserCard) -> dict[str, Any]:
 def effective_settings_render(card: UserCard) -> SafeString:
     return render_to_string(
         "portal/_effective_settings.html", {"effective": effective_settings(card)}
+    )
+
+
+def _mode_resolve(card: UserCard, mode: str) -> Any:
+    """Resolve the card as if `mode` were chosen (the explanation says what it would do)."""
+    system = SystemSettings.load()
+    global_card = system.mail_sending_card()
+    user = replace(CardSettings.from_card(card), mail_sender=mode)
+    return sender_config_resolve(
+        user=user,
+        global_card=CardSettings.from_card(global_card) if global_card is not None else None,
+        platform=platform_get(company_slug=system.company_slug),
+    )
+
+
+def _server_text(host: str, port: int | None) -> str:
+    return f"{host}:{port}" if host and port else host or "—"
+
+
+def mode_explanations(card: UserCard) -> list[dict[str, str]]:
+    """Return what each Mail sender option does for this card, in the resolver's words."""
+    directo = _mode_resolve(card, MailSender.DIRECTO)
+    source = directo.sources["mode"]
+    if source == PLATFORM:
+        directo_text = gettext(
+            "Directo: your mail goes through the platform's relay (%(server)s). Nothing to set up."
+        ) % {"server": _server_text(directo.host, directo.port)}
+    else:
+        directo_text = gettext(
+            "Directo: your mail goes with the settings of the global card %(code)s "
+            "(%(mode)s, %(server)s), the card named in System settings as the mail sending user."
+        ) % {
+            "code": source.removeprefix("global:"),
+            "mode": MailSender(directo.mode).label,
+            "server": _server_text(directo.host, directo.port),
+        }
+    reply_to = _mode_resolve(card, MailSender.DIRECTO_REPLY_TO)
+    texts = {
+        MailSender.DIRECTO: directo_text,
+        MailSender.SMTP: gettext(
+            "SMTP: your mail goes through your own mail server (e.g. Gmail, Telia, Zone or your "
+            "company's server) with its server, username and password, set below."
+        ),
+        MailSender.M365_OAUTH: gettext(
+            "Microsoft 365 OAUTH: you sign in with your Microsoft 365 account (Authenticate "
+            "Microsoft 365); no password is stored here."
+        ),
+        MailSender.DIRECTO_REPLY_TO: gettext(
+            "Directo-Reply-To: From becomes the company's event mailbox address (%(address)s) and "
+            "Reply-To your own address, because the platform's servers may not send as your "
+            "domain (SPF). Replies still reach you."
+        )
+        % {"address": reply_to.from_email or gettext("set Company name in System settings")},
+    }
+    return [
+        {"value": str(value), "label": str(label), "text": texts[MailSender(value)]}
+        for value, label in MailSender.choices
+    ]
+
+
+def mode_explanations_render(card: UserCard) -> SafeString:
+    return render_to_string(
+        "portal/_mode_help.html", {"modes": mode_explanations(card), "selected": card.mail_sender}
     )

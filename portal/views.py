@@ -21,7 +21,12 @@ from django.views.decorators.http import require_http_methods
 
 from mailer.services import MailTestRateLimitedError, mail_test_send
 from mailer.transport import TranscriptStep
-from portal.panels import effective_settings, m365_status, preset_buttons_render
+from portal.panels import (
+    effective_settings,
+    m365_status,
+    mode_explanations_render,
+    preset_buttons_render,
+)
 from users.forms import PersonalCardForm
 from users.models import MailSender, UserCard
 from users.validation import has_control_characters
@@ -29,6 +34,8 @@ from users.validation import has_control_characters
 #: test_mail.js asks for the panel alone (to show the result in place) with this header.
 FRAGMENT_HEADER = "X-Test-Mail-Fragment"
 TEST_MAIL_PREFIX = "test_mail"
+#: The id of the Mail sender options' explanations (portal/_mode_help.html).
+MODE_HELP_ID = "mail-sender-explained"
 
 
 @sensitive_post_parameters("smtp_password")
@@ -42,6 +49,7 @@ def personal_card(request: HttpRequest) -> HttpResponse:
         return render(request, "portal/personal_card_missing.html", status=404)
     # Read before binding: an invalid form leaves unsaved values on the instance.
     effective, m365 = effective_settings(card), m365_status(card)
+    mode_help = mode_explanations_render(card)
     if request.method == "POST":
         form = PersonalCardForm(request.POST, instance=card)
         if form.is_valid():
@@ -52,6 +60,7 @@ def personal_card(request: HttpRequest) -> HttpResponse:
             return redirect("personal:card")
     else:
         form = PersonalCardForm(instance=card)
+    form.fields["mail_sender"].widget.attrs["aria-describedby"] = MODE_HELP_ID
     return render(
         request,
         "portal/personal_card.html",
@@ -62,6 +71,7 @@ def personal_card(request: HttpRequest) -> HttpResponse:
             "m365": m365,
             "m365_mode": MailSender.M365_OAUTH,
             "effective": effective,
+            "mode_help": mode_help,
             **mail_test_context(card=card, action=reverse("personal:test_mail")),
         },
     )

@@ -34,6 +34,13 @@
     });
   }
 
+  // Each Mail sender option's explanation: only the chosen one (all of them without JS).
+  function modeHelpShow(mode) {
+    document.querySelectorAll("[data-mode-help] [data-mode]").forEach(function (text) {
+      text.hidden = text.dataset.mode !== mode.value;
+    });
+  }
+
   function portOf(value) {
     var match = /:(\d+)\s*$/.exec(value || "");
     return match ? match[1] : null;
@@ -106,8 +113,10 @@
     }
     fields.mode.addEventListener("change", function () {
       serverFieldsShow(fields.mode);
+      modeHelpShow(fields.mode);
     });
     serverFieldsShow(fields.mode);
+    modeHelpShow(fields.mode);
     if (fields.server && fields.ssl) {
       var update = function () {
         sslHintUpdate(fields.server, fields.ssl);
