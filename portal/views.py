@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -19,7 +20,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
-from mailer.services import MailTestRateLimitedError, mail_test_send
+from mailer.causes import MailCause
+from mailer.services import MailTestRateLimitedError, MailTestResult, mail_test_send
 from mailer.transport import TranscriptStep
 from portal.panels import (
     effective_settings,
@@ -29,6 +31,7 @@ from portal.panels import (
 )
 from users.forms import PersonalCardForm
 from users.models import MailSender, UserCard
+from users.providers import is_gmail_host
 from users.validation import has_control_characters
 
 #: test_mail.js asks for the panel alone (to show the result in place) with this header.
@@ -72,6 +75,7 @@ def personal_card(request: HttpRequest) -> HttpResponse:
             "m365_mode": MailSender.M365_OAUTH,
             "effective": effective,
             "mode_help": mode_help,
+            "outbound_ips": settings.PLATFORM_OUTBOUND_IPS,
             **mail_test_context(card=card, action=reverse("personal:test_mail")),
         },
     )
@@ -109,6 +113,7 @@ class MailTestOutcome:
     ok: bool
     steps: list[TranscriptStep] = field(default_factory=list)
     message: str = ""
+    hint: str = ""
 
 
 def mail_test_context(
@@ -145,9 +150,37 @@ def mail_test_handle(
     else:
         message = gettext("The server accepted the test e-mail for %(to)s.") % {"to": to}
     context["test_mail"] = MailTestOutcome(
-        to=to, dry_run=dry_run, ok=result.ok, steps=result.transcript, message=message
+        to=to,
+        dry_run=dry_run,
+        ok=result.ok,
+        steps=result.transcript,
+        message=message,
+        hint=mail_test_hint(result),
     )
     return context, 200
+
+
+#: Failures a server that allow-lists by IP address gives (the platform's IPs are the fix).
+IP_ALLOW_LIST_CAUSES = (MailCause.CONNECTION_REFUSED, MailCause.TIMEOUT)
+
+
+def mail_test_hint(result: MailTestResult) -> str:
+    """Return the part of the fix a failed test repeats from the card page's guidance."""
+    error, config = result.error, result.config
+    if error is None or config is None or config.uses_platform_relay:
+        return ""
+    if error.cause in IP_ALLOW_LIST_CAUSES and settings.PLATFORM_OUTBOUND_IPS:
+        return gettext(
+            "If your mail server allows connections only from listed IP addresses, allow these "
+            "addresses of the platform: %(ips)s"
+        ) % {"ips": ", ".join(settings.PLATFORM_OUTBOUND_IPS)}
+    if error.cause == MailCause.AUTH_REJECTED and is_gmail_host(config.host):
+        return gettext(
+            "Gmail accepts only an app password: turn on 2-Step Verification, create an app "
+            "password (Google account → Security → App passwords) and enter its 16 characters "
+            "as Password."
+        )
+    return ""
 
 
 def mail_test_respond(

@@ -39,6 +39,9 @@ class MailSender(models.TextChoices):
     DIRECTO_REPLY_TO = "directo_reply_to", "Directo-Reply-To"
 
 
+#: Google's app passwords: 16 letters (shown in groups of four, spaces removed on saving).
+GMAIL_APP_PASSWORD_LENGTH = 16
+
 #: The card's contract fields (SPEC.md): model, forms, import/export and JSON use these names.
 CARD_FIELDS: tuple[str, ...] = (
     "code",
@@ -444,6 +447,18 @@ class UserCard(models.Model):
                     "username to use the global card's credentials."
                 )
             )
+        password = self.smtp_password
+        typed = password.reveal() if hasattr(password, "reveal") else str(password or "")
+        if typed and self.mail_sender == MailSender.SMTP:
+            host = self.server_host() or self._global_host()
+            if is_gmail_host(host) and len("".join(typed.split())) != GMAIL_APP_PASSWORD_LENGTH:
+                found.append(
+                    gettext(
+                        "Gmail accepts only a 16-character app password, and this password is not "
+                        "16 characters long: create an app password (Google account → Security → "
+                        "App passwords) and enter it as Password."
+                    )
+                )
         if self.smtp_password and not self.smtp_username:
             found.append(
                 gettext(

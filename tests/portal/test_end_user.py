@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 
-from tests.factories import SmtpCardFactory, UserCardFactory, system_settings_set
+from mailer.causes import MailCause
+from mailer.exceptions import MailAuthError
+from mailer.services import MailTestResult, sender_config_get
+from portal.views import mail_test_hint
+from tests.factories import SmtpCardFactory, UserCardFactory, server_card, system_settings_set
 from users.models import MailSender
 
 pytestmark = pytest.mark.django_db
@@ -67,3 +71,78 @@ def test_mode_explanations_are_estonian(client):
     html = mode_help(client.get(URL).content.decode())
     assert "oma meiliserveri" in html
     assert "your own mail server" not in html
+
+
+def test_provider_guide_shows_steps_ips_and_responsibility(client, settings):
+    """SMTP cards get the providers' steps and links, the outbound IP list and the seed's note."""
+    settings.PLATFORM_OUTBOUND_IPS = ["90.190.150.210", "90.190.150.82"]
+    card = SmtpCardFactory(code="MARI")
+    client.force_login(card.user)
+    html = client.get(URL).content.decode()
+    guide = html[html.index('class="server-fields provider-guide"') :]
+    guide = guide[: guide.index("</section>")]
+    assert "<strong>90.190.150.210, 90.190.150.82</strong>" in guide
+    assert "https://myaccount.google.com/apppasswords" in guide
+    assert "16-character code" in guide
+    assert "Gmail keeps a copy of each e-mail in its Sent folder" in guide
+    assert "Users → Active users → your user → Mail → Manage email apps" in guide
+    assert "https://admin.microsoft.com" in guide
+    assert "smtp.zone.ee:465 or smtp.zone.eu:465" in guide
+    assert "two-factor authentication" in guide
+    assert "Telia (mail.ee), Microlink/Telia (Exchange Mlx plus) and Zone" in guide
+    assert "the user's responsibility" in guide
+    assert guide.count("<details") == 3
+
+
+def test_provider_guide_is_estonian(client):
+    """The guidance reads in Estonian for an Estonian card."""
+    card = SmtpCardFactory(code="MARI", language="et")
+    client.force_login(card.user)
+    html = client.get(URL).content.decode()
+    assert "Oma meiliserveri seadistamine" in html
+    assert "rakenduse parool" in html
+    assert "Setting up your own mail server" not in html
+
+
+def test_gmail_password_warning_when_not_16_characters(client):
+    """Saving a Gmail card with a password that is not 16 characters warns (and still saves)."""
+    card = SmtpCardFactory(code="MARI", mail_server="smtp.gmail.com:465", ssl_tls="ssl")
+    client.force_login(card.user)
+    data = {
+        "email": card.email,
+        "mail_sender": "smtp",
+        "mail_server": "smtp.gmail.com:465",
+        "ssl_tls": "ssl",
+        "smtp_username": card.email,
+        "smtp_password": "my-google-password",
+        "mail_as_attachment": "pdf",
+    }
+    html = client.post(URL, data, follow=True).content.decode()
+    assert "Gmail accepts only a 16-character app password" in html
+    data["smtp_password"] = "abcd efgh ijkl mnop"
+    html = client.post(URL, data, follow=True).content.decode()
+    assert "Gmail accepts only a 16-character app password" not in html
+
+
+def test_mail_test_refused_connection_repeats_ip_allow_list(client, closed_port, smtp_settings):
+    """A refused connection in the test e-mail adds the platform's IPs to allow-list."""
+    smtp_settings.PLATFORM_OUTBOUND_IPS = ["90.190.150.210", "90.190.150.82"]
+    card = server_card(closed_port, code="MARI")
+    client.force_login(card.user)
+    response = client.post("/personal/user/test-mail/", {"test_mail-to": "x@example.test"})
+    html = response.content.decode()
+    assert "refused the connection" in html
+    hint = html[html.index("data-test-mail-hint") :]
+    assert "90.190.150.210, 90.190.150.82" in hint[: hint.index("</p>")]
+
+
+def test_mail_test_hint_gmail_auth_rejected_names_app_password():
+    """Gmail refusing the password repeats the app-password steps; other servers do not."""
+    card = SmtpCardFactory(code="MARI", mail_server="smtp.gmail.com:465", ssl_tls="ssl")
+    config = sender_config_get(card=card)
+    error = MailAuthError(MailCause.AUTH_REJECTED, host="smtp.gmail.com", port=465)
+    result = MailTestResult(ok=False, dry_run=False, error=error, config=config)
+    assert "create an app password" in mail_test_hint(result)
+    other = sender_config_get(card=SmtpCardFactory(code="JAAN"))
+    result = MailTestResult(ok=False, dry_run=False, error=error, config=other)
+    assert mail_test_hint(result) == ""
