@@ -21,6 +21,7 @@ urlpatterns = [
         name="password_reset",
     ),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("personal/invoices/", include("invoices.urls")),
     path("personal/", include("portal.urls")),
     path("oauth365/", include("oauth365.urls")),
     path("deliverability/", include("deliverability.urls")),
