@@ -23,6 +23,7 @@ from mailer.config import CardSettings, sender_config_resolve
 from mailer.platform import platform_get
 from portal.panels import (
     effective_settings_render,
+    global_card_notice_render,
     m365_status_render,
     mode_explanations_render,
     preset_buttons_render,
@@ -51,6 +52,7 @@ class UserCardAdmin(admin.ModelAdmin):
     readonly_fields = (
         "provider_presets",
         "mail_sender_explained",
+        "global_card",
         "m365_status",
         "effective_settings",
         "secret_state",
@@ -129,6 +131,8 @@ class UserCardAdmin(admin.ModelAdmin):
                 {"fields": ("mail_as_attachment", "attachments_with_email", "mail_edit")},
             ),
         ]
+        if obj is not None and obj.is_global():
+            fieldsets.insert(0, (_("Global card"), {"fields": ("global_card",)}))
         if obj is not None:
             fieldsets += [
                 ("Microsoft 365", {"fields": ("m365_status",)}),
@@ -178,6 +182,10 @@ class UserCardAdmin(admin.ModelAdmin):
         if obj is not None and obj.pk:
             obj = UserCard.objects.select_related("m365_connection").get(pk=obj.pk)
         return mode_explanations_render(obj if obj is not None else UserCard(code=""))
+
+    @admin.display(description=_("Inheriting cards"))
+    def global_card(self, obj: UserCard | None) -> SafeString | str:
+        return global_card_notice_render(obj) if obj is not None else ""
 
     @admin.display(description=_("Microsoft 365 status"))
     def m365_status(self, obj: UserCard | None) -> SafeString | str:

@@ -7,9 +7,9 @@ from typing import Any
 
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext, ngettext, pgettext
 
-from mailer.config import PLATFORM, CardSettings, sender_config_resolve
+from mailer.config import PLATFORM, CardSettings, global_source, sender_config_resolve
 from mailer.platform import platform_get
 from mailer.services import sender_config_get
 from users.models import MailSender, SslTls, SystemSettings, UserCard
@@ -137,3 +137,43 @@ def mode_explanations_render(card: UserCard) -> SafeString:
     return render_to_string(
         "portal/_mode_help.html", {"modes": mode_explanations(card), "selected": card.mail_sender}
     )
+
+
+def global_card_inheriting_count(card: UserCard) -> int:
+    """Count the other cards whose resolved settings take anything from this (global) card."""
+    system = SystemSettings.load()
+    global_settings = CardSettings.from_card(card)
+    platform = platform_get(company_slug=system.company_slug)
+    source = global_source(card.code)
+    others = UserCard.objects.exclude(pk=card.pk).select_related("m365_connection")
+    return sum(
+        source
+        in sender_config_resolve(
+            user=CardSettings.from_card(other), global_card=global_settings, platform=platform
+        ).sources.values()
+        for other in others.iterator()
+    )
+
+
+def global_card_notice(card: UserCard) -> dict[str, Any] | None:
+    """Return what the page says about the global card, or None for any other card."""
+    if not card.pk or not card.is_global():
+        return None
+    count = global_card_inheriting_count(card)
+    return {
+        "code": card.code,
+        "count": count,
+        "text": ngettext(
+            "%(count)d other card inherits settings from it.",
+            "%(count)d other cards inherit settings from it.",
+            count,
+        )
+        % {"count": count},
+    }
+
+
+def global_card_notice_render(card: UserCard) -> SafeString | str:
+    notice = global_card_notice(card)
+    if notice is None:
+        return ""
+    return render_to_string("portal/_global_card.html", {"notice": notice})

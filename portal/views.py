@@ -25,6 +25,7 @@ from mailer.services import MailTestRateLimitedError, MailTestResult, mail_test_
 from mailer.transport import TranscriptStep
 from portal.panels import (
     effective_settings,
+    global_card_notice_render,
     m365_status,
     mode_explanations_render,
     preset_buttons_render,
@@ -53,6 +54,7 @@ def personal_card(request: HttpRequest) -> HttpResponse:
     # Read before binding: an invalid form leaves unsaved values on the instance.
     effective, m365 = effective_settings(card), m365_status(card)
     mode_help = mode_explanations_render(card)
+    global_notice = global_card_notice_render(card)
     if request.method == "POST":
         form = PersonalCardForm(request.POST, instance=card)
         if form.is_valid():
@@ -75,6 +77,7 @@ def personal_card(request: HttpRequest) -> HttpResponse:
             "m365_mode": MailSender.M365_OAUTH,
             "effective": effective,
             "mode_help": mode_help,
+            "global_notice": global_notice,
             "outbound_ips": settings.PLATFORM_OUTBOUND_IPS,
             **mail_test_context(card=card, action=reverse("personal:test_mail")),
         },

@@ -10,7 +10,7 @@ from mailer.exceptions import MailAuthError
 from mailer.services import MailTestResult, sender_config_get
 from portal.views import mail_test_hint
 from tests.factories import SmtpCardFactory, UserCardFactory, server_card, system_settings_set
-from users.models import MailSender
+from users.models import MailSender, UserCard
 
 pytestmark = pytest.mark.django_db
 
@@ -146,3 +146,47 @@ def test_mail_test_hint_gmail_auth_rejected_names_app_password():
     other = sender_config_get(card=SmtpCardFactory(code="JAAN"))
     result = MailTestResult(ok=False, dry_run=False, error=error, config=other)
     assert mail_test_hint(result) == ""
+
+
+def global_setup() -> None:
+    """KIVI is the global card; MARI and JAAN inherit from it, OWN has all of its own."""
+    SmtpCardFactory(code="KIVI", mail_server="smtp.kivi.test:587")
+    system_settings_set(mail_sending_user_code="KIVI", company_name="Acme")
+    UserCardFactory(code="MARI")
+    SmtpCardFactory(code="JAAN", mail_server="", smtp_username="", smtp_password="")
+    SmtpCardFactory(code="OWN", mail_server="smtp.own.test:465", ssl_tls="ssl")
+
+
+def test_global_card_personal_page_shows_inheriting_count(client):
+    """The global card's own Personal → User page says it is everyone's base, and for how many."""
+    global_setup()
+    client.force_login(UserCard.objects.get(code="KIVI").user)
+    html = client.get(URL).content.decode()
+    assert "Card KIVI is the global card" in html
+    assert 'data-inheriting-count="2"' in html
+    assert "2 other cards inherit settings from it." in html
+
+
+def test_global_card_admin_page_shows_inheriting_count(client):
+    """The admin page of the global card shows the same notice; another card's page does not."""
+    global_setup()
+    admin = get_user_model().objects.create_superuser("ADMIN", "admin@example.test", "pw-4711-x")
+    client.force_login(admin)
+    kivi = UserCard.objects.get(code="KIVI")
+    html = client.get(f"/admin/users/usercard/{kivi.pk}/change/").content.decode()
+    assert 'data-inheriting-count="2"' in html
+    mari = UserCard.objects.get(code="MARI")
+    html = client.get(f"/admin/users/usercard/{mari.pk}/change/").content.decode()
+    assert "data-inheriting-count" not in html
+
+
+def test_global_card_notice_is_estonian(client):
+    """The global card notice reads in Estonian, plural included."""
+    global_setup()
+    kivi = UserCard.objects.get(code="KIVI")
+    kivi.language = "et"
+    kivi.save()
+    client.force_login(kivi.user)
+    html = client.get(URL).content.decode()
+    assert "Kaart KIVI on globaalne kaart" in html
+    assert "2 muud kaarti pärivad sellelt seadistusi." in html
