@@ -63,7 +63,7 @@ def test_personal_card_missing_page_is_latvian(client):
     client.force_login(user)
     response = client.get(URL, HTTP_ACCEPT_LANGUAGE="lv")
     assert response.status_code == 404
-    assert "Jūsu kontam (JANIS) vēl nav lietotāja kartītes." in response.content.decode()
+    assert "Jūsu kontam (JANIS) vēl nav lietotāja kartes." in response.content.decode()
 
 
 def test_effective_settings_rows_are_latvian():
