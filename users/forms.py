@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -16,6 +16,23 @@ SERVER_FIELDS = ("mail_server", "ssl_tls", "smtp_username", "smtp_password", "cl
 
 PASSWORD_STORED = _("A password is stored. Leave this blank to keep it.")
 PASSWORD_NOT_SET = _("No password is set.")
+
+
+class YesNoSelect(forms.Select):
+    """Directo's Yes/No select for a boolean field: the model and import/export keep booleans."""
+
+    TRUE_VALUES = ("1", "true", "True", "on", "yes")
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        choices = (("1", pgettext_lazy("yes/no", "Yes")), ("0", pgettext_lazy("yes/no", "No")))
+        super().__init__(attrs, choices=choices)
+
+    def format_value(self, value: Any) -> list[str]:
+        return ["1" if value is True or value in self.TRUE_VALUES else "0"]
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> bool:
+        # Missing counts as No, as a checkbox's would: a POST from an older page still saves.
+        return data.get(name) in self.TRUE_VALUES
 
 
 class SecretField(forms.CharField):
@@ -46,6 +63,18 @@ class UserCardForm(forms.ModelForm):
     class Meta:
         model = UserCard
         fields = CARD_FIELDS
+        widgets: ClassVar = {"attachments_with_email": YesNoSelect, "mail_edit": YesNoSelect}
+        help_texts: ClassVar = {
+            "attachments_with_email": _(
+                "Yes: the document's own file attachments go along with the e-mail. No: only the "
+                "document itself is sent."
+            ),
+            "mail_edit": _(
+                "Yes: a single send opens an editable draft (subject, body, recipient) first; for "
+                "mass mail the template is editable before the job starts. No: the e-mail goes "
+                "out as it is."
+            ),
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

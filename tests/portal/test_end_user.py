@@ -190,3 +190,49 @@ def test_global_card_notice_is_estonian(client):
     html = client.get(URL).content.decode()
     assert "Kaart KIVI on globaalne kaart" in html
     assert "2 muud kaarti pärivad sellelt seadistusi." in html
+
+
+def card_post(card: UserCard, **values: str) -> dict[str, str]:
+    return {
+        "email": card.email,
+        "mail_sender": card.mail_sender,
+        "mail_as_attachment": "pdf",
+        **values,
+    }
+
+
+def test_yes_no_selects_render_as_selects(client):
+    """Attachments with email and Mail edit are Yes/No selects with the stored value chosen."""
+    card = UserCardFactory(code="MARI", attachments_with_email=True, mail_edit=False)
+    client.force_login(card.user)
+    html = client.get(URL).content.decode()
+    for name, chosen in (("attachments_with_email", "1"), ("mail_edit", "0")):
+        start = html.index(f'<select name="{name}"')
+        select = html[start : html.index("</select>", start)]
+        assert f'<option value="{chosen}" selected>' in select
+        assert ">Yes</option>" in select and ">No</option>" in select
+    assert 'type="checkbox" name="mail_edit"' not in html
+    assert "No: the e-mail goes out as it is." in html
+
+
+def test_yes_no_selects_save_the_booleans(client):
+    """Choosing Yes/No saves True/False on the model; the old checkbox value "on" still counts."""
+    card = UserCardFactory(code="MARI")
+    client.force_login(card.user)
+    client.post(URL, card_post(card, attachments_with_email="1", mail_edit="0"))
+    card.refresh_from_db()
+    assert (card.attachments_with_email, card.mail_edit) == (True, False)
+    client.post(URL, card_post(card, attachments_with_email="0", mail_edit="on"))
+    card.refresh_from_db()
+    assert (card.attachments_with_email, card.mail_edit) == (False, True)
+
+
+def test_yes_no_selects_are_estonian(client):
+    """The Yes/No choices read Jah/Ei on an Estonian card."""
+    card = UserCardFactory(code="MARI", language="et", mail_edit=True)
+    client.force_login(card.user)
+    html = client.get(URL).content.decode()
+    start = html.index('<select name="mail_edit"')
+    select = html[start : html.index("</select>", start)]
+    assert '<option value="1" selected>Jah</option>' in select
+    assert ">Ei</option>" in select
