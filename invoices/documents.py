@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from django.utils import translation
@@ -14,15 +14,17 @@ from django.utils.translation import gettext_lazy as _
 
 from events.errors import Param
 from invoices.causes import InvoiceCause
+from invoices.models import StoredDocument
 from invoices.pdf import (
     date_format,
+    invoice_pdf_key,
     invoice_pdf_render,
     money_format,
     price_format,
     quantity_format,
     seller_name,
 )
-from mailer.messages import Attachment, message_build
+from mailer.messages import Attachment, EncodedAttachment, attachment_base64, message_build
 from massmail.documents import DocumentError
 from users.models import MailAsAttachment
 
@@ -161,6 +163,38 @@ def invoice_pdf_filename(invoice: Invoice) -> str:
     return f"invoice-{_UNSAFE_FILENAME.sub('-', invoice.number).strip('-.') or invoice.pk}.pdf"
 
 
+def stored_documents_find(*, keys: Iterable[str]) -> dict[str, StoredDocument]:
+    """Return the stored documents of the keys that have one, in one query (no PDF bytes)."""
+    found = StoredDocument.objects.filter(key__in=set(keys)).defer("pdf")
+    return {document.key: document for document in found}
+
+
+def stored_documents_render(
+    *, invoices: Iterable[tuple[str, Invoice, str]]
+) -> dict[str, StoredDocument]:
+    """Render and store the PDF of each (key, invoice, seller name), in one INSERT.
+
+    A document that another worker stored meanwhile is left as it is: equal keys, equal bytes.
+    """
+    made: dict[str, StoredDocument] = {}
+    for key, invoice, company in invoices:
+        if key not in made:
+            pdf = invoice_pdf_render(invoice=invoice, company=company)
+            made[key] = StoredDocument(key=key, pdf=pdf, pdf_base64=attachment_base64(pdf))
+    StoredDocument.objects.bulk_create(made.values(), ignore_conflicts=True)
+    return made
+
+
+def invoice_document_get(*, invoice: Invoice, company: str | None = None) -> StoredDocument:
+    """Return the invoice's stored PDF, rendering and storing it when this content has none."""
+    company = seller_name(invoice) if company is None else company
+    key = invoice_pdf_key(invoice=invoice, company=company)
+    found = stored_documents_find(keys=[key]).get(key)
+    if found is not None:
+        return found
+    return stored_documents_render(invoices=[(key, invoice, company)])[key]
+
+
 def _table_rows(invoice: Invoice) -> list[tuple[str, str, str, str, str]]:
     return [
         (
@@ -282,11 +316,15 @@ def invoice_email_build(
     body_template: str | None = None,
     message_id: str | None = None,
     company: str | None = None,
+    document: StoredDocument | None = None,
 ) -> EmailMultiAlternatives:
     """Build the e-mail of one invoice in the shape its owner's card asks for.
 
     `company` is the seller name when the caller already knows it (a mass-mail batch looks it
-    up once instead of twice per invoice).
+    up once instead of twice per invoice). `document` is the invoice's stored PDF when the
+    caller looked it up (a batch finds all of its invoices' in one query); without it the PDF
+    is looked up by its content key, and rendered and stored only when that content has none.
+    The PDF part carries the stored base64 lines: no message renders or encodes it again.
 
     The e-mail and its PDF are written in the invoice's language (`Invoice.language`): the
     default templates (None, or the English defaults a job stores) are used in their
@@ -307,6 +345,7 @@ def invoice_email_build(
             body_template=body_template,
             message_id=message_id,
             company=company,
+            document=document,
         )
 
 
@@ -328,6 +367,7 @@ def _email_build(
     body_template: str | None,
     message_id: str | None,
     company: str | None,
+    document: StoredDocument | None,
 ) -> EmailMultiAlternatives:
     card = invoice.owner
     as_pdf = card.mail_as_attachment == MailAsAttachment.PDF
@@ -346,12 +386,15 @@ def _email_build(
         field="body",
     )
 
-    attachments: list[Attachment] = []
+    attachments: list[Attachment | EncodedAttachment] = []
     html: str | None = None
     if as_pdf:
         body = letter
-        pdf = invoice_pdf_render(invoice=invoice, company=company)
-        attachments.append(Attachment(invoice_pdf_filename(invoice), pdf, "application/pdf"))
+        if document is None:
+            document = invoice_document_get(invoice=invoice, company=company)
+        attachments.append(
+            EncodedAttachment(invoice_pdf_filename(invoice), document.pdf_base64, "application/pdf")
+        )
     else:
         body = f"{letter}\n\n{invoice_text_render(invoice, company=company)}\n"
         html = invoice_html_render(invoice, company=company, letter=letter)

@@ -16,12 +16,15 @@ from invoices.documents import (
     invoice_email_build,
     invoice_recipient_error,
     invoice_template_check,
+    stored_documents_find,
+    stored_documents_render,
 )
-from invoices.models import Invoice
-from invoices.pdf import seller_name
+from invoices.models import Invoice, StoredDocument
+from invoices.pdf import invoice_pdf_key, seller_name
 from massmail.documents import DocumentError, DocumentKind, DocumentRow, documents_mailed
 from massmail.jobs import massmail_job_create
 from massmail.models import MassMailJob
+from users.models import MailAsAttachment
 
 if TYPE_CHECKING:
     from django.core.mail import EmailMessage
@@ -58,6 +61,7 @@ class InvoicesNotOwnedError(DocumentError):
 class _Mailable:
     invoice: Invoice
     company: str
+    document: StoredDocument | None = None
 
 
 class InvoiceDocuments(DocumentKind):
@@ -111,7 +115,31 @@ class InvoiceDocuments(DocumentKind):
             # One seller name per batch: it reads the system settings.
             company = company or seller_name(invoice)
             loaded[invoice.pk] = _Mailable(invoice=invoice, company=company)
+        if card.mail_as_attachment == MailAsAttachment.PDF:
+            loaded = self._documents_attach(loaded)
         return loaded
+
+    @staticmethod
+    def _documents_attach(loaded: dict[int, _Mailable]) -> dict[int, _Mailable]:
+        """Give each mailable its stored PDF: one query for the batch, one INSERT for new ones."""
+        keys = {
+            pk: invoice_pdf_key(invoice=mailable.invoice, company=mailable.company)
+            for pk, mailable in loaded.items()
+            # An invoice that cannot be mailed fails before its PDF is needed.
+            if invoice_recipient_error(mailable.invoice) is None
+        }
+        documents = stored_documents_find(keys=keys.values())
+        documents |= stored_documents_render(
+            invoices=[
+                (key, loaded[pk].invoice, loaded[pk].company)
+                for pk, key in keys.items()
+                if key not in documents
+            ]
+        )
+        return {
+            pk: _Mailable(mailable.invoice, mailable.company, documents.get(keys.get(pk, "")))
+            for pk, mailable in loaded.items()
+        }
 
     def message_build(
         self,
@@ -129,6 +157,8 @@ class InvoiceDocuments(DocumentKind):
             body_template=body_template,
             message_id=message_id,
             company=document.company,
+            # A caller may pass its own (invoice, company) object without a looked-up document.
+            document=getattr(document, "document", None),
         )
 
 

@@ -193,3 +193,22 @@ class InvoiceAttachment(models.Model):
     @property
     def size(self) -> int:
         return len(self.data)
+
+
+class StoredDocument(models.Model):
+    """An invoice's PDF, rendered once and kept under the hash of everything it shows.
+
+    The key (invoices.pdf.invoice_pdf_key) covers the invoice's text, lines, totals, seller,
+    language, font and renderer version: a changed invoice gets a new key and so a new
+    document, and every send of an unchanged one reuses the bytes and their base64 lines.
+    """
+
+    # A cache that no page or admin shows: no field carries a label for people to read.
+    key = models.CharField(max_length=64, unique=True)
+    pdf = models.BinaryField()
+    #: The PDF as a MIME part's base64 body lines, encoded once for every message.
+    pdf_base64 = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.key

@@ -5,6 +5,8 @@ from __future__ import annotations
 import atexit
 import copy
 import functools
+import hashlib
+import json
 import logging
 import shutil
 import tempfile
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING
 from django.utils import translation
 from django.utils.translation import gettext
 from fontTools.ttLib import TTFont
-from fpdf import FPDF
+from fpdf import FPDF, FPDF_VERSION
 from fpdf.enums import TextMode, XPos, YPos
 from fpdf.fonts import SubsetMap, TTFFont
 
@@ -45,6 +47,29 @@ _UNICODES = [
     *(0x20AC, 0x2116, 0x2122, 0x00B2, 0x00B3, 0x00B7),
 ]
 _FAMILY = "InvoiceSans"
+
+#: Bump when a change to this module changes what a PDF looks like: every invoice then gets a
+#: new stored document (invoice_pdf_key) instead of the one the old renderer made.
+RENDERER_VERSION = "1"
+#: The texts the renderer translates: a changed translation changes the key of the PDF too.
+_LABELS = (
+    "Invoice {number}",
+    "Invoice {number} to {customer}",
+    "INVOICE",
+    "Number: {number}",
+    "Issue date: {date}",
+    "Due date: {date}",
+    "BILL TO",
+    "Description",
+    "Quantity",
+    "Unit price",
+    "VAT %",
+    "Amount {currency}",
+    "Subtotal",
+    "VAT",
+    "Total {currency}",
+    "Please pay {amount} {currency} by {due_date}, reference {number}.",
+)
 _CORE_FAMILY = "Helvetica"
 _CORE_ENCODING = "windows-1252"
 _CORE_FALLBACKS = str.maketrans({"ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ħ": "h"})
@@ -246,6 +271,50 @@ def invoice_pdf_render(
     """Render the invoice to PDF bytes in its language: the same invoice gives the same bytes."""
     with translation.override(invoice.language or "en"):
         return _pdf_render(invoice=invoice, compress=compress, company=company)
+
+
+def invoice_pdf_key(*, invoice: Invoice, company: str | None = None) -> str:
+    """Return the hash of everything the invoice's PDF shows: equal keys, equal PDF bytes.
+
+    Number, dates, customer, lines, totals, currency, notes, the seller and the owner's
+    contact, as written in the invoice's language, with that language's labels, the font and
+    the renderer's version. It reads the lines through invoice.lines.all() (a prefetch serves).
+    """
+    company = seller_name(invoice) if company is None else company
+    language = invoice.language or "en"
+    owner = invoice.owner
+    regular = _fonts().regular
+    with translation.override(language):
+        shown = [
+            RENDERER_VERSION,
+            FPDF_VERSION,
+            Path(regular).name if regular else _CORE_FAMILY,
+            language,
+            [gettext(label) for label in _LABELS],
+            invoice.number,
+            date_format(invoice.issue_date),
+            date_format(invoice.due_date),
+            invoice.customer_name,
+            invoice.customer_email,
+            owner.name,
+            owner.email,
+            company,
+            invoice.currency,
+            invoice.notes,
+            [money_format(amount) for amount in (invoice.subtotal, invoice.vat, invoice.total)],
+            [
+                [
+                    line.description,
+                    quantity_format(line.quantity),
+                    price_format(line.unit_price),
+                    quantity_format(line.vat_rate),
+                    money_format(line.net_amount),
+                ]
+                for line in invoice.lines.all()
+            ],
+        ]
+    text = json.dumps(shown, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _pdf_render(*, invoice: Invoice, compress: bool, company: str | None) -> bytes:

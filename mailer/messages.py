@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import binascii
+import email.message
 import email.policy
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -37,6 +39,69 @@ class Attachment:
     filename: str
     content: bytes
     mimetype: str
+
+
+@dataclass(frozen=True)
+class EncodedAttachment:
+    """An attachment whose base64 body lines were encoded once (attachment_base64) and kept."""
+
+    filename: str
+    base64: str
+    mimetype: str
+
+
+#: Bytes per base64 line: email.policy.default's 78-character limit gives 76-character lines.
+_BASE64_BYTES_PER_LINE = 78 // 4 * 3
+
+
+def attachment_base64(content: bytes) -> str:
+    """Return the content as the base64 body lines that Django's attach() would write."""
+    # The same lines as email.contentmanager.set_bytes_content: 57 bytes each, "\n" ended.
+    return "".join(
+        binascii.b2a_base64(content[start : start + _BASE64_BYTES_PER_LINE]).decode("ascii")
+        for start in range(0, len(content), _BASE64_BYTES_PER_LINE)
+    )
+
+
+class EncodedPart(email.message.EmailMessage):
+    """A pre-encoded attachment's MIME part that still reads as Django's EmailAttachment.
+
+    Code that inspects message.attachments (filename, content, mimetype) keeps working: the
+    content is decoded from the stored lines only when someone asks for it.
+    """
+
+    def __init__(self, attachment: EncodedAttachment) -> None:
+        super().__init__(policy=email.policy.default)
+        self.encoded = attachment
+
+    @property
+    def filename(self) -> str:
+        return self.encoded.filename
+
+    @property
+    def mimetype(self) -> str:
+        return self.encoded.mimetype
+
+    @property
+    def content(self) -> bytes:
+        return binascii.a2b_base64(self.encoded.base64)
+
+
+def attachment_part(attachment: EncodedAttachment) -> EncodedPart:
+    """Return the MIME part of a pre-encoded attachment, header for header as attach() makes it.
+
+    Django's attach(filename, content, mimetype) base64-encodes the content in every message;
+    this part carries lines encoded once, so building a message costs no encoding.
+    """
+    # The steps of EmailMessage.add_attachment() -> set_bytes_content() without the encoding.
+    part = EncodedPart(attachment)
+    part["Content-Type"] = attachment.mimetype
+    part.set_payload(attachment.base64)
+    part["Content-Transfer-Encoding"] = "base64"
+    part["Content-Disposition"] = "attachment"
+    part.set_param("filename", attachment.filename, header="Content-Disposition", replace=True)
+    part["MIME-Version"] = "1.0"
+    return part
 
 
 def message_id_make(config: SenderConfig) -> str:
@@ -81,11 +146,14 @@ def message_build(
     html: str | None = None,
     cc: Sequence[str] = (),
     bcc: Sequence[str] = (),
-    attachments: Iterable[Attachment] = (),
+    attachments: Iterable[Attachment | EncodedAttachment] = (),
     message_id: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> EmailMultiAlternatives:
-    """Build a message from the resolved settings, with a stable Message-ID."""
+    """Build a message from the resolved settings, with a stable Message-ID.
+
+    An EncodedAttachment goes in as a ready MIME part (Django's attach() takes a MIMEPart).
+    """
     extra = dict(headers or {})
     extra["Message-ID"] = message_id or message_id_make(config)
     message = EmailMultiAlternatives(
@@ -101,7 +169,10 @@ def message_build(
     if html is not None:
         message.attach_alternative(html, "text/html")
     for attachment in attachments:
-        message.attach(attachment.filename, attachment.content, attachment.mimetype)
+        if isinstance(attachment, EncodedAttachment):
+            message.attach(attachment_part(attachment))
+        else:
+            message.attach(attachment.filename, attachment.content, attachment.mimetype)
     message_check(message)
     return message
 

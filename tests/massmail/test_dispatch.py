@@ -11,8 +11,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+import invoices.documents as invoice_documents
 from events.models import EventKind, MailEvent
 from invoices.mailing import invoices_mass_mail_start
+from invoices.models import StoredDocument
+from invoices.pdf import invoice_pdf_render
 from invoices.services import invoice_demo_create
 from massmail.dispatch import (
     Dispatcher,
@@ -198,3 +201,47 @@ def test_claim_returns_disjoint_batches(mass_settings, mass_server):
     assert len(first) == 2 and len(second) == 2
     assert not {row.id for row in first} & {row.id for row in second}
     assert massmail_claim(job_id=job.pk, worker="c", limit=5, lease=60) == []
+
+
+def test_dispatch_pdf_invoices_stay_within_statement_budget_and_reuse_documents(
+    mass_settings, mass_server, monkeypatch
+):
+    """PDF invoices: one document lookup per batch, and a second job renders no PDF again."""
+    mass_settings.MAILER_BATCH_SIZE = 20
+    server = mass_server(tls="no", users={"kivi@acme.test": PASSWORD})
+    card = server_card(server, mail_as_attachment="pdf")
+    job = _job(card, count=40)
+    with CaptureQueriesContext(connection) as queries:
+        assert massmail_dispatch_run(job_id=job.pk) == Outcome.FINISHED
+    assert len(server.sink.deliveries) == 40
+    # The budget of the test above, plus the batch's lookup and the INSERT of its new PDFs.
+    assert len(queries.captured_queries) <= min(3 * 40, 2 * 40 + 25 + 2 * 2)
+    stored = [q for q in queries.captured_queries if "invoices_storeddocument" in q["sql"]]
+    assert len(stored) == 2 * 2  # per batch of 20: one SELECT, one INSERT of the new PDFs
+    assert StoredDocument.objects.count() == 40
+
+    def pdf_of(delivery):
+        parsed = email.message_from_bytes(delivery.content, policy=email.policy.default)
+        [part] = list(parsed.iter_attachments())
+        return part.get_filename(), part.get_content()
+
+    first = dict(pdf_of(delivery) for delivery in server.sink.deliveries)
+    renders: list[str] = []
+
+    def spy(*, invoice, **kwargs):
+        renders.append(invoice.number)
+        return invoice_pdf_render(invoice=invoice, **kwargs)
+
+    monkeypatch.setattr(invoice_documents, "invoice_pdf_render", spy)
+    ids = list(OutgoingMail.objects.filter(job=job).values_list("document_id", flat=True))
+    again = invoices_mass_mail_start(card=card, invoice_ids=ids)
+    with CaptureQueriesContext(connection) as queries:
+        assert massmail_dispatch_run(job_id=again.pk) == Outcome.FINISHED
+    assert renders == []
+    assert len(server.sink.deliveries) == 80
+    # Every PDF is stored already: one lookup per batch and nothing else.
+    assert len(queries.captured_queries) <= min(3 * 40, 2 * 40 + 25 + 2)
+    assert [q for q in queries.captured_queries if q["sql"].startswith("INSERT")] == []
+    second = dict(pdf_of(delivery) for delivery in server.sink.deliveries[40:])
+    assert second == first
+    assert StoredDocument.objects.count() == 40
