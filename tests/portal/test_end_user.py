@@ -236,3 +236,15 @@ def test_yes_no_selects_are_estonian(client):
     select = html[start : html.index("</select>", start)]
     assert '<option value="1" selected>Jah</option>' in select
     assert ">Ei</option>" in select
+
+
+def test_header_user_name_links_to_personal_user(client):
+    """The signed-in user's name in the header opens Personal → User; log out is its own button."""
+    card = UserCardFactory(code="MARI")
+    client.force_login(card.user)
+    html = client.get("/deliverability/events/").content.decode()
+    header = html[html.index('<header class="site-header">') : html.index("</header>")]
+    account = header[header.index('class="site-account"') :]
+    assert '<a href="/personal/user/" class="site-user" title="Personal → User">MARI</a>' in account
+    assert 'action="/accounts/logout/"' in account
+    assert "<nav" not in account
