@@ -47,3 +47,61 @@ def test_provider_guide_shows_only_for_server_modes(chromium_page, live_server):
     assert guide.is_visible()
     page.locator("details[data-provider=microsoft365] summary").click()
     assert page.get_by_text("Manage email apps").is_visible()
+
+
+#: The visible controls without a name (no label, aria-label(ledby) or text).
+UNLABELLED_CONTROLS = """() => [...document.querySelectorAll(
+    "input, select, textarea, button, summary, a[href]")]
+  .filter(node => node.type !== "hidden" && node.offsetParent !== null)
+  .filter(node => {
+    if (node.labels && node.labels.length) return false;
+    if (node.getAttribute("aria-label") || node.getAttribute("aria-labelledby")) return false;
+    return !(node.textContent || "").trim();
+  })
+  .map(node => node.outerHTML.slice(0, 120))"""
+
+
+def test_card_page_controls_are_labelled_and_status_regions_live(chromium_page, live_server):
+    """Every visible control has a name, and the test-mail and Microsoft 365 results are live."""
+    UserCardFactory(code="MARI", mail_sender="smtp", mail_server="smtp.gmail.com:587")
+    page = chromium_page
+    log_in(page, live_server, "MARI", URL)
+    page.wait_for_selector("#ssl-tls-hint")
+    assert page.evaluate(UNLABELLED_CONTROLS) == []
+    assert page.get_attribute("[data-test-mail-result]", "aria-live") == "polite"
+    assert page.get_attribute("[data-mode-help]", "aria-live") == "polite"
+    assert page.get_attribute("#ssl-tls-hint", "aria-live") == "polite"
+    page.select_option("#id_mail_sender", "m365_oauth")
+    page.click("button[type=submit].button-primary")
+    page.wait_for_selector("[data-oauth365-result]", state="attached")
+    assert page.get_attribute("[data-oauth365-result]", "aria-live") == "polite"
+
+
+def test_card_page_is_keyboard_usable(chromium_page, live_server):
+    """Mail sender, the provider guidance and the header's user name work from the keyboard."""
+    UserCardFactory(code="MARI")
+    page = chromium_page
+    log_in(page, live_server, "MARI", URL)
+    page.focus("#id_mail_sender")
+    page.keyboard.press("ArrowDown")
+    assert page.input_value("#id_mail_sender") == "smtp"
+    assert visible_modes(page) == ["smtp"]
+    summary = page.locator("details[data-provider=google] summary")
+    summary.focus()
+    page.keyboard.press("Enter")
+    assert page.locator("details[data-provider=google]").get_attribute("open") is not None
+    assert page.get_by_text("16-character code").is_visible()
+    page.goto(f"{live_server.url}/deliverability/events/")
+    page.focus("header .site-user")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{live_server.url}{URL}")
+
+
+def test_mode_explanations_switch_in_estonian(chromium_page, live_server):
+    """On an Estonian card the shown explanation and the guidance read in Estonian."""
+    UserCardFactory(code="MARI", language="et")
+    page = chromium_page
+    log_in(page, live_server, "MARI", URL)
+    page.select_option("#id_mail_sender", "smtp")
+    assert "oma meiliserveri" in page.locator("[data-mode=smtp]").inner_text()
+    assert page.locator("#provider-guide-title").inner_text() == "Oma meiliserveri seadistamine"
