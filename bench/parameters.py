@@ -34,4 +34,4 @@ MAX_FAIRNESS = 1.5
 #: a job over those invoices sends the stored documents instead of rendering them. The product
 #: has none yet; when it has, the benchmark calls it once before timing (variant
 #: "project_stored") and reports "this project, stored documents" beside "renders per send".
-STORED_HOOK = "invoices.services:invoice_documents_store"
+STORED_HOOK = "invoices.mailing:invoice_documents_store"

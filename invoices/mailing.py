@@ -180,3 +180,12 @@ def invoices_mass_mail_start(
         body_template=body_template,
         created_by=created_by,
     )
+
+
+def invoice_documents_store(*, card: UserCard, invoice_ids: Collection[int]) -> int:
+    """Render and store the PDFs of the card's invoices now (issuing them); return how many.
+
+    A later send finds each stored document by its content key and renders nothing.
+    """
+    invoices = InvoiceDocuments().load(card=card, ids=invoice_ids)
+    return sum(1 for mailable in invoices.values() if mailable.document is not None)

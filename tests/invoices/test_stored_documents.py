@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 import invoices.documents as invoice_documents
 from invoices.documents import invoice_document_get, invoice_email_build, invoice_pdf_filename
-from invoices.mailing import InvoiceDocuments
+from invoices.mailing import InvoiceDocuments, invoice_documents_store
 from invoices.models import Invoice, StoredDocument
 from invoices.pdf import invoice_pdf_key, invoice_pdf_render
 from invoices.services import invoice_totals_recompute
@@ -238,3 +238,15 @@ def test_invoice_documents_load_looks_documents_up_once_per_batch(renders):
     assert queries.captured_queries == []
     assert len(renders) == 6
     assert StoredDocument.objects.count() == 6
+
+
+def test_invoice_documents_store_renders_once_before_any_send(renders):
+    """Issuing stores each PDF once; the sends after it render nothing."""
+    card = _card()
+    invoices = [invoice_with_lines(2, owner=card, number=f"2026-02{n}") for n in range(3)]
+    assert invoice_documents_store(card=card, invoice_ids=[i.pk for i in invoices]) == 3
+    assert sorted(renders) == ["2026-020", "2026-021", "2026-022"]
+    assert invoice_documents_store(card=card, invoice_ids=[i.pk for i in invoices]) == 3
+    for invoice in invoices:
+        _raw(Invoice.objects.get(pk=invoice.pk), card)
+    assert len(renders) == 3
