@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "mailer",
     "massmail",
     "invoices",
+    "letters",
     "deliverability",
     "portal",
 ]

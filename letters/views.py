@@ -1,0 +1,56 @@
+"""The signed-in user's own letters at /personal/letters/: customers, write, mail to all."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext
+from django.views.decorators.http import require_http_methods
+
+from letters.forms import LetterForm
+from letters.mailing import KIND, PLACEHOLDERS, letters_mass_mail_start
+from letters.models import Customer
+from massmail.conf import MassMailRefusedError
+from massmail.models import MassMailJob
+from users.models import UserCard
+
+
+def _card(request: HttpRequest) -> UserCard:
+    """Return the signed-in user's own card; no card id ever comes from the request."""
+    card: UserCard | None = getattr(request.user, "card", None)
+    if card is None:
+        raise Http404(gettext("You have no user card yet; ask an administrator to create one."))
+    return card
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def letter_page(request: HttpRequest) -> HttpResponse:
+    """List the user's customers and earlier letters; POST mails the letter to every customer."""
+    card = _card(request)
+    form = LetterForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            job = letters_mass_mail_start(
+                card=card,
+                subject=form.cleaned_data["subject"],
+                body=form.cleaned_data["body"],
+                created_by=request.user.get_username(),
+            )
+        except MassMailRefusedError as exc:
+            messages.error(
+                request,
+                gettext("The mass mailing was refused. {reason}").format(reason=exc.message),
+            )
+        else:
+            return redirect("massmail:job", job_id=job.pk)
+    context = {
+        "form": form,
+        "customers": Customer.objects.filter(owner=card),
+        "placeholders": PLACEHOLDERS.items(),
+        "letters": MassMailJob.objects.filter(owner=card, document_kind=KIND).order_by("-pk")[:20],
+    }
+    status = 400 if form.is_bound and not form.is_valid() else 200
+    return render(request, "letters/letter_page.html", context, status=status)
