@@ -43,6 +43,8 @@ class PendingFlow:
     started_at: float
     next_url: str
     popup: bool
+    #: Started from an unsaved choice of Microsoft 365 OAUTH: save the card in that mode on success.
+    switch_mode: bool = False
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,14 @@ class CompletedFlow:
     claims: dict[str, Any] = field(repr=False)
 
 
-def m365_flow_start(*, session: SessionBase, card: UserCard, next_url: str, popup: bool) -> str:
-    """Start a flow for the card's own user, keep it in the session, return the sign-in URL."""
+def m365_flow_start(
+    *, session: SessionBase, card: UserCard, next_url: str, popup: bool, switch_mode: bool = False
+) -> str:
+    """Start a flow for the card's own user, keep it in the session, return the sign-in URL.
+
+    `switch_mode`: the card is not saved as Microsoft 365 OAUTH yet (the user only chose it on
+    the page), so a successful sign-in also saves the card in that mode.
+    """
     app = msal_app_build()
     flow = msal_call(
         app.initiate_auth_code_flow,
@@ -75,6 +83,7 @@ def m365_flow_start(*, session: SessionBase, card: UserCard, next_url: str, popu
         "started_at": time.time(),
         "next": next_url,
         "popup": popup,
+        "switch_mode": switch_mode,
     }
     return str(flow["auth_uri"])
 
@@ -98,6 +107,7 @@ def m365_flow_pop(
         started_at=float(stored.get("started_at") or 0),
         next_url=str(stored.get("next") or ""),
         popup=bool(stored.get("popup")),
+        switch_mode=bool(stored.get("switch_mode")),
     )
     expected = str(pending.flow.get("state") or "")
     if not expected or not hmac.compare_digest(expected.encode(), (state or "").encode()):

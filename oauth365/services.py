@@ -29,7 +29,7 @@ from oauth365.exceptions import (
 from oauth365.flows import CompletedFlow, m365_flow_pop, m365_flow_redeem
 from oauth365.models import M365Connection, M365Status
 from oauth365.signals import m365_consent_lost
-from users.models import UserCard
+from users.models import MailSender, UserCard
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -70,6 +70,8 @@ def m365_callback_handle(
         card = UserCard.objects.get(pk=pending.card_id, user_id=pending.user_id)
         completed = m365_flow_redeem(pending=pending, auth_response=auth_response)
         connection = m365_connection_save(card=card, completed=completed)
+        if pending.switch_mode:
+            m365_mode_switch(card=card)
     except UserCard.DoesNotExist:
         return CallbackOutcome(
             ok=False,
@@ -91,6 +93,21 @@ def m365_callback_handle(
         next_url=pending.next_url,
         popup=pending.popup,
     )
+
+
+def m365_mode_switch(*, card: UserCard) -> bool:
+    """Save the card with Microsoft 365 OAUTH as its mail sender; return whether it changed.
+
+    The sign-in was started from an unsaved choice on the card page: completing it saves the
+    card in that mode. That mode uses no password, so a stored one is dropped (the model
+    refuses it with a Microsoft 365 server).
+    """
+    if card.mail_sender == MailSender.M365_OAUTH and not card.smtp_password:
+        return False
+    card.mail_sender = MailSender.M365_OAUTH
+    card.smtp_password = ""
+    card.save(update_fields=["mail_sender", "smtp_password", "updated_at"])
+    return True
 
 
 @sensitive_variables()

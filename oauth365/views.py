@@ -93,6 +93,8 @@ def start(request: HttpRequest) -> HttpResponse:
     """Start the sign-in for the user's own card and send the browser to Microsoft."""
     next_url = _next_url(request)
     popup = request.POST.get("popup") == "1"
+    # The card page sends this while the card is saved in another mode (see _connect.html).
+    switch_mode = request.POST.get("switch_mode") == "1"
     request.session.pop(OUTCOME_SESSION_KEY, None)
     card = _own_card(request)
     if card is None:
@@ -107,7 +109,11 @@ def start(request: HttpRequest) -> HttpResponse:
         return _outcome_response(request, outcome)
     try:
         auth_uri = m365_flow_start(
-            session=request.session, card=card, next_url=next_url, popup=popup
+            session=request.session,
+            card=card,
+            next_url=next_url,
+            popup=popup,
+            switch_mode=switch_mode,
         )
     except (M365AuthError, ImproperlyConfigured) as exc:
         message = exc.user_message if isinstance(exc, M365AuthError) else str(exc)

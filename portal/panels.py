@@ -22,15 +22,43 @@ def preset_buttons_render() -> SafeString:
 
 
 def m365_status(card: UserCard) -> dict[str, Any]:
-    """Return the card's Microsoft 365 connection state for display; never the token cache."""
+    """Return the card's Microsoft 365 connection state for display; never the token cache.
+
+    A card without its own sign-in that sends with the global card's (the resolver names
+    another card's token) says so instead of "Not authenticated".
+    """
     connection = getattr(card, "m365_connection", None) if card.pk else None
     if connection is None or not connection.token_cache:
+        inherited = m365_inherited(card)
+        if inherited is not None:
+            return inherited
         return {"state": "none", "label": gettext("Not authenticated"), "account": "", "when": None}
     return {
         "state": "connected" if connection.usable else "reauth_needed",
         "label": connection.get_status_display(),
         "account": connection.account,
         "when": connection.authenticated_at,
+    }
+
+
+def m365_inherited(card: UserCard) -> dict[str, Any] | None:
+    """Return the global card's sign-in this card sends with, or None when it does not."""
+    if not card.pk:
+        return None
+    token_card_id = sender_config_get(card=card).m365_token_card_id
+    if token_card_id is None or token_card_id == card.pk:
+        return None
+    source = UserCard.objects.select_related("m365_connection").filter(pk=token_card_id).first()
+    if source is None:
+        return None
+    connection = getattr(source, "m365_connection", None)
+    account = connection.account if connection is not None else ""
+    return {
+        "state": "inherited",
+        "label": gettext("Signed in through the global card %(code)s (%(account)s)")
+        % {"code": source.code, "account": account or "—"},
+        "account": account,
+        "when": connection.authenticated_at if connection is not None else None,
     }
 
 

@@ -74,6 +74,7 @@ def personal_card(request: HttpRequest) -> HttpResponse:
             "card": card,
             "presets": preset_buttons_render(),
             "m365": m365,
+            "m365_inherited": m365["label"] if m365["state"] == "inherited" else "",
             "m365_mode": MailSender.M365_OAUTH,
             "effective": effective,
             "mode_help": mode_help,

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from django.views.decorators.debug import sensitive_variables
 
-from users.models import CARD_FIELDS, Language, SslTls, UserCard
+from users.models import CARD_FIELDS, Language, MailSender, SslTls, UserCard
 
 #: The fields that matter only for SMTP and Microsoft 365 OAUTH (shown and hidden together).
 SERVER_FIELDS = ("mail_server", "ssl_tls", "smtp_username", "smtp_password", "clear_smtp_password")
@@ -97,7 +97,11 @@ class UserCardForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or self.cleaned_data
         typed = cleaned.get("smtp_password") or ""
-        if cleaned.get("clear_smtp_password"):
+        if cleaned.get("mail_sender") == MailSender.M365_OAUTH and "smtp_password" in self.fields:
+            # Microsoft 365 OAUTH signs in with a token: a typed password is ignored (card_form.js
+            # hides the field) and a stored one dropped, as the model refuses it in that mode.
+            cleaned["smtp_password"] = ""
+        elif cleaned.get("clear_smtp_password"):
             if typed:
                 self.add_error(
                     "clear_smtp_password",

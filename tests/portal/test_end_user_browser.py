@@ -105,3 +105,23 @@ def test_mode_explanations_switch_in_estonian(chromium_page, live_server):
     page.select_option("#id_mail_sender", "smtp")
     assert "oma meiliserveri" in page.locator("[data-mode=smtp]").inner_text()
     assert page.locator("#provider-guide-title").inner_text() == "Oma meiliserveri seadistamine"
+
+
+def test_m365_choice_shows_authenticate_button_at_once(chromium_page, live_server):
+    """Choosing Microsoft 365 OAUTH on a Directo card shows the button and hides the password."""
+    UserCardFactory(code="MARI")
+    page = chromium_page
+    log_in(page, live_server, "MARI", URL)
+    button = page.locator("[data-m365-connect] form[data-oauth365-start] button[type=submit]")
+    assert button.count() == 1
+    assert not button.is_visible()
+    assert page.locator("[data-m365-summary]").is_visible()
+    page.select_option("#id_mail_sender", "m365_oauth")
+    assert button.is_visible()
+    assert button.inner_text().strip() == "Authenticate Microsoft 365"
+    assert not page.locator("#id_smtp_password").is_visible()
+    assert page.locator("#id_smtp_username").is_visible()
+    assert not page.locator("[data-m365-summary]").is_visible()
+    page.select_option("#id_mail_sender", "smtp")
+    assert not button.is_visible()
+    assert page.locator("#id_smtp_password").is_visible()

@@ -175,9 +175,13 @@ def test_personal_card_m365_mode_shows_authenticate_button(client):
     assert "available after microsoft 365 is configured" not in html.lower()
 
 
-def test_personal_card_smtp_mode_has_no_authenticate_button(owner_client):
-    """An SMTP card shows no Microsoft 365 button."""
-    assert 'action="/oauth365/start/"' not in owner_client.get(URL).content.decode()
+def test_personal_card_smtp_mode_has_authenticate_button_for_the_choice(owner_client):
+    """An SMTP card has the button in the block shown for Microsoft 365 OAUTH, with its note."""
+    html = owner_client.get(URL).content.decode()
+    connect = html.split("data-m365-connect>", 1)[1].split("data-m365-summary", 1)[0]
+    assert 'action="/oauth365/start/"' in connect
+    assert 'name="switch_mode" value="1"' in connect
+    assert "completing the sign-in saves the card with that mail sender" in connect
 
 
 def test_personal_card_hides_password_in_error_reports(own_card):

@@ -34,6 +34,21 @@
     });
   }
 
+  // Microsoft 365 OAUTH: the sign-in shows at once (saved or not) and the password is hidden,
+  // since that mode uses none (the form ignores it); the summary shows for the other modes.
+  function m365Show(mode) {
+    var m365 = mode.value === "m365_oauth";
+    document.querySelectorAll("[data-m365-connect]").forEach(function (block) {
+      block.hidden = !m365;
+    });
+    document.querySelectorAll("[data-m365-summary]").forEach(function (block) {
+      block.hidden = m365;
+    });
+    document.querySelectorAll(".field-smtp_password, .field-clear_smtp_password").forEach(function (row) {
+      row.hidden = m365;
+    });
+  }
+
   // Each Mail sender option's explanation: only the chosen one (all of them without JS).
   function modeHelpShow(mode) {
     document.querySelectorAll("[data-mode-help] [data-mode]").forEach(function (text) {
@@ -114,9 +129,11 @@
     fields.mode.addEventListener("change", function () {
       serverFieldsShow(fields.mode);
       modeHelpShow(fields.mode);
+      m365Show(fields.mode);
     });
     serverFieldsShow(fields.mode);
     modeHelpShow(fields.mode);
+    m365Show(fields.mode);
     if (fields.server && fields.ssl) {
       var update = function () {
         sslHintUpdate(fields.server, fields.ssl);
