@@ -71,7 +71,23 @@ def m365_status_render(card: UserCard) -> SafeString:
 
 def effective_settings(card: UserCard) -> dict[str, Any]:
     """Return the resolver's public view of a saved card as display rows; never a secret."""
-    view = sender_config_get(card=card).public_view()
+    return effective_settings_rows(sender_config_get(card=card).public_view())
+
+
+def effective_settings_of(user: CardSettings) -> dict[str, Any]:
+    """Return the effective settings of unsaved card values (the page's preview); no secret."""
+    system = SystemSettings.load()
+    global_card = system.mail_sending_card()
+    config = sender_config_resolve(
+        user=user,
+        global_card=CardSettings.from_card(global_card) if global_card is not None else None,
+        platform=platform_get(company_slug=system.company_slug),
+    )
+    return effective_settings_rows(config.public_view())
+
+
+def effective_settings_rows(view: dict[str, Any]) -> dict[str, Any]:
+    """Turn the resolver's public view into the panel's rows (value and source of each)."""
     sources = view["sources"]
     mode = view["mode"]
     ssl_tls = view["ssl_tls"]

@@ -10,5 +10,6 @@ app_name = "personal"
 
 urlpatterns = [
     path("user/", views.personal_card, name="card"),
+    path("user/preview/", views.personal_card_preview, name="card_preview"),
     path("user/test-mail/", views.personal_test_mail, name="test_mail"),
 ]

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -18,13 +18,15 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from mailer.causes import MailCause
+from mailer.config import CardSettings
 from mailer.services import MailTestRateLimitedError, MailTestResult, mail_test_send
 from mailer.transport import TranscriptStep
 from portal.panels import (
     effective_settings,
+    effective_settings_of,
     global_card_notice_render,
     m365_status,
     mode_explanations_render,
@@ -83,6 +85,31 @@ def personal_card(request: HttpRequest) -> HttpResponse:
             **mail_test_context(card=card, action=reverse("personal:test_mail")),
         },
     )
+
+
+@sensitive_post_parameters("smtp_password")
+@login_required
+@require_POST
+def personal_card_preview(request: HttpRequest) -> HttpResponse:
+    """Return the effective-settings panel of the posted, unsaved values of the own card.
+
+    Nothing is saved and no secret comes back: a password only shows as "set" or "not set".
+    """
+    # Only ever the signed-in user's own card: no id comes from the request.
+    card: UserCard | None = getattr(request.user, "card", None)
+    if card is None:
+        return JsonResponse({"error": gettext("Your account has no user card.")}, status=404)
+    # A separate copy takes the posted values: the form writes them onto its instance.
+    unsaved = UserCard.objects.select_related("m365_connection").get(pk=card.pk)
+    form = PersonalCardForm(request.POST, instance=unsaved)
+    form.is_valid()  # the valid fields reach the copy; the errors show when saving
+    effective = effective_settings_of(CardSettings.from_card(unsaved))
+    html = render_to_string(
+        "portal/_effective_settings.html",
+        {"effective": effective, "preview": True},
+        request=request,
+    )
+    return JsonResponse({"html": html, "ready": effective["ready"], "valid": not form.errors})
 
 
 class RecipientField(forms.EmailField):

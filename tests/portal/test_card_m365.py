@@ -86,3 +86,72 @@ def test_personal_card_m365_mode_ignores_a_typed_password(db):
     card.refresh_from_db()
     assert card.mail_sender == MailSender.M365_OAUTH
     assert not card.smtp_password
+
+
+PREVIEW_URL = "/personal/user/preview/"
+
+
+def test_card_preview_resolves_unsaved_values_without_the_password(db):
+    """The preview resolves the posted values, saves nothing and never shows the password."""
+    card = UserCardFactory(code="MARI", email="mari@example.test")
+    client = logged_in(card)
+
+    response = client.post(
+        PREVIEW_URL,
+        post_data(
+            card,
+            mail_sender=MailSender.SMTP,
+            mail_server="smtp.zone.eu:465",
+            ssl_tls="ssl",
+            smtp_username="mari@example.test",
+            smtp_password=SECRET,
+        ),
+    )
+
+    assert response.status_code == 200
+    assert SECRET not in response.content.decode()
+    html = response.json()["html"]
+    assert "smtp.zone.eu" in html
+    assert "Preview of the values on this page" in html
+    assert "<td>set</td>" in html
+    assert response.json()["ready"] is True
+    card.refresh_from_db()
+    assert card.mail_sender == MailSender.DIRECTO
+    assert card.mail_server == ""
+    assert not card.smtp_password
+
+
+def test_card_preview_without_typed_password_says_not_set(db):
+    """A server mode without a typed or stored password previews as "not set" and not ready."""
+    card = UserCardFactory(code="MARI", email="mari@example.test")
+
+    response = logged_in(card).post(
+        PREVIEW_URL,
+        post_data(
+            card,
+            mail_sender=MailSender.SMTP,
+            mail_server="smtp.zone.eu:465",
+            smtp_username="mari@example.test",
+        ),
+    )
+
+    assert "<td>not set</td>" in response.json()["html"]
+    assert response.json()["ready"] is False
+
+
+def test_card_preview_refuses_anonymous_users(db):
+    """An anonymous POST is sent to the login page and gets no settings."""
+    response = Client().post(PREVIEW_URL, {"mail_sender": MailSender.SMTP})
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_card_preview_requires_csrf_token_and_post(db):
+    """The preview is a POST with the CSRF token: without it 403, and GET is refused."""
+    card = UserCardFactory(code="MARI")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(card.user)
+
+    assert client.post(PREVIEW_URL, post_data(card)).status_code == 403
+    assert client.get(PREVIEW_URL).status_code == 405

@@ -125,3 +125,20 @@ def test_m365_choice_shows_authenticate_button_at_once(chromium_page, live_serve
     page.select_option("#id_mail_sender", "smtp")
     assert not button.is_visible()
     assert page.locator("#id_smtp_password").is_visible()
+
+
+def test_effective_settings_preview_follows_unsaved_fields(chromium_page, live_server):
+    """Changing fields replaces the effective-settings panel with the unsaved values' preview."""
+    card = UserCardFactory(code="MARI")
+    page = chromium_page
+    log_in(page, live_server, "MARI", URL)
+    area = page.locator("[data-effective-preview]")
+    assert area.get_attribute("aria-live") == "polite"
+    page.select_option("#id_mail_sender", "smtp")
+    page.fill("#id_mail_server", "smtp.zone.eu:465")
+    page.fill("#id_smtp_password", "typed-secret-1")
+    area.get_by_text("Preview of the values on this page").wait_for()
+    area.get_by_text("smtp.zone.eu").wait_for()
+    assert "typed-secret-1" not in area.inner_html()
+    card.refresh_from_db()
+    assert card.mail_server == ""

@@ -121,7 +121,50 @@
     }
   }
 
+  // The effective settings of the unsaved values: the server resolves them (nothing is saved)
+  // and sends the panel back. A typed password travels only as a placeholder: the panel says
+  // "set" or "not set", never the value.
+  var PREVIEW_DELAY_MS = 400;
+  var PASSWORD_PLACEHOLDER = "********";
+
+  function previewSetup(form) {
+    var area = document.querySelector("[data-effective-preview]");
+    if (!area || !form || !window.fetch || !window.FormData) {
+      return;
+    }
+    var timer = null;
+    var sent = 0;
+    function refresh() {
+      var data = new FormData(form);
+      if (data.get("smtp_password")) {
+        data.set("smtp_password", PASSWORD_PLACEHOLDER);
+      }
+      var number = ++sent;
+      fetch(area.dataset.previewUrl, {
+        method: "POST",
+        body: data,
+        credentials: "same-origin",
+        headers: { Accept: "application/json", "X-CSRFToken": data.get("csrfmiddlewaretoken") || "" },
+      })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (answer) {
+          // Only the newest answer counts: an older, slower one must not overwrite it.
+          if (answer && answer.html && number === sent) {
+            area.innerHTML = answer.html;
+            area.dataset.previewed = String(number);
+          }
+        }, function () {});
+    }
+    function schedule() {
+      clearTimeout(timer);
+      timer = setTimeout(refresh, PREVIEW_DELAY_MS);
+    }
+    form.addEventListener("input", schedule);
+    form.addEventListener("change", schedule);
+  }
+
   function init() {
+    previewSetup(document.querySelector("form.card-form"));
     var fields = { mode: byId("id_mail_sender"), server: byId("id_mail_server"), ssl: byId("id_ssl_tls") };
     if (!fields.mode) {
       return;
