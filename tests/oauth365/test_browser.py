@@ -81,6 +81,8 @@ def test_connect_from_unsaved_choice_saves_card_in_m365_mode(
     page.locator("[data-oauth365-status]").get_by_text(
         "Microsoft 365 has been authenticated"
     ).wait_for()
+    page.wait_for_selector("[data-effective-preview][aria-busy]", state="detached")
     card.refresh_from_db()
     assert card.mail_sender == MailSender.M365_OAUTH
     assert M365Connection.objects.get(card=card).account == "kivi@contoso.test"
+    page.wait_for_load_state("networkidle")

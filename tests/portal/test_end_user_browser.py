@@ -139,6 +139,7 @@ def test_effective_settings_preview_follows_unsaved_fields(chromium_page, live_s
     page.fill("#id_smtp_password", "typed-secret-1")
     area.get_by_text("Preview of the values on this page").wait_for()
     area.get_by_text("smtp.zone.eu").wait_for()
+    page.wait_for_selector("[data-effective-preview][aria-busy]", state="detached")
     assert "typed-secret-1" not in area.inner_html()
     card.refresh_from_db()
     assert card.mail_server == ""

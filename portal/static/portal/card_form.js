@@ -149,14 +149,22 @@
         .then(function (response) { return response.ok ? response.json() : null; })
         .then(function (answer) {
           // Only the newest answer counts: an older, slower one must not overwrite it.
-          if (answer && answer.html && number === sent) {
-            area.innerHTML = answer.html;
-            area.dataset.previewed = String(number);
+          if (number !== sent) {
+            return;
           }
-        }, function () {});
+          if (answer && answer.html) {
+            area.innerHTML = answer.html;
+          }
+          area.removeAttribute("aria-busy");
+        }, function () {
+          if (number === sent) {
+            area.removeAttribute("aria-busy");
+          }
+        });
     }
     function schedule() {
       clearTimeout(timer);
+      area.setAttribute("aria-busy", "true"); // until the newest preview has arrived
       timer = setTimeout(refresh, PREVIEW_DELAY_MS);
     }
     form.addEventListener("input", schedule);
