@@ -23,6 +23,8 @@ from bench.counting import ENV_DIRECTORY, statements_total
 from bench.parameters import STORED_HOOK
 from directo_mail.testing.worker import CeleryWorker
 from invoices.mailing import invoices_mass_mail_start
+from invoices.models import Invoice, StoredDocument
+from invoices.pdf import invoice_pdf_key, seller_name
 from massmail.models import JobStatus, MassMailJob, OutgoingMail
 from users.models import UserCard
 
@@ -97,6 +99,17 @@ def worker(
         concurrency=concurrency,
         beat_schedule=beat_schedule,
     )
+
+
+def stored_documents_forget(*, invoice_ids: Sequence[int]) -> int:
+    """Delete the stored PDFs of these invoices, so that the next send renders each again."""
+    invoices = Invoice.objects.filter(pk__in=invoice_ids).select_related("owner")
+    keys = [
+        invoice_pdf_key(invoice=invoice, company=seller_name(invoice))
+        for invoice in invoices.prefetch_related("lines")
+    ]
+    deleted, _ = StoredDocument.objects.filter(key__in=keys).delete()
+    return deleted
 
 
 def stored_hook() -> Callable[..., Any] | None:
