@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
@@ -25,7 +24,7 @@ from invoices.pdf import (
     seller_name,
 )
 from mailer.messages import Attachment, EncodedAttachment, attachment_base64, message_build
-from massmail.documents import DocumentError
+from massmail.documents import DocumentError, TemplateProblem, template_problem
 from users.models import MailAsAttachment
 
 if TYPE_CHECKING:
@@ -110,26 +109,20 @@ def invoice_recipient_error(invoice: Invoice) -> InvoiceRecipientError | None:
 
 def invoice_template_check(template: str, *, field: str = "template") -> None:
     """Raise InvoiceTemplateError unless every placeholder is a plain name from PLACEHOLDERS."""
-    try:
-        parsed = list(string.Formatter().parse(template))
-    except ValueError:
-        raise InvoiceTemplateError(InvoiceCause.TEMPLATE_INVALID, field=field) from None
-    known = ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
-    for _literal, name, spec, conversion in parsed:
-        if name is None:
-            continue
-        # Only bare names: "{number.__class__}" or "{number[0]}" would reach into objects.
-        if name not in PLACEHOLDERS:
-            raise InvoiceTemplateError(
-                InvoiceCause.TEMPLATE_PLACEHOLDER_UNKNOWN,
-                field=field,
-                placeholder=name,
-                known=known,
-            )
-        if spec or conversion:
-            raise InvoiceTemplateError(
-                InvoiceCause.TEMPLATE_PLACEHOLDER_FORMATTED, field=field, placeholder=name
-            )
+    found = template_problem(template, PLACEHOLDERS)
+    if found is None:
+        return
+    problem, name = found
+    if problem is TemplateProblem.MALFORMED:
+        raise InvoiceTemplateError(InvoiceCause.TEMPLATE_INVALID, field=field)
+    if problem is TemplateProblem.UNKNOWN:
+        known = ", ".join(f"{{{placeholder}}}" for placeholder in PLACEHOLDERS)
+        raise InvoiceTemplateError(
+            InvoiceCause.TEMPLATE_PLACEHOLDER_UNKNOWN, field=field, placeholder=name, known=known
+        )
+    raise InvoiceTemplateError(
+        InvoiceCause.TEMPLATE_PLACEHOLDER_FORMATTED, field=field, placeholder=name
+    )
 
 
 def template_render(template: str, values: Mapping[str, str], *, field: str = "template") -> str:

@@ -6,7 +6,6 @@ one row per customer of the user (one per distinct address: Customer is unique b
 
 from __future__ import annotations
 
-import string
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +17,13 @@ from events.errors import Param
 from letters.causes import LetterCause
 from letters.models import Customer
 from mailer.messages import message_build
-from massmail.documents import DocumentError, DocumentKind, DocumentRow
+from massmail.documents import (
+    DocumentError,
+    DocumentKind,
+    DocumentRow,
+    TemplateProblem,
+    template_problem,
+)
 from massmail.jobs import massmail_job_create
 from users.models import SystemSettings
 
@@ -74,26 +79,20 @@ def letter_template_check(template: str, *, field: str = "template") -> None:
     """Raise LetterTemplateError unless the template is written and uses only PLACEHOLDERS."""
     if not template.strip():
         raise LetterTemplateError(LetterCause.TEMPLATE_EMPTY, field=field)
-    try:
-        parsed = list(string.Formatter().parse(template))
-    except ValueError:
-        raise LetterTemplateError(LetterCause.TEMPLATE_INVALID, field=field) from None
-    known = ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
-    for _literal, name, spec, conversion in parsed:
-        if name is None:
-            continue
-        # Only bare names: "{customer.__class__}" or "{customer[0]}" would reach into objects.
-        if name not in PLACEHOLDERS:
-            raise LetterTemplateError(
-                LetterCause.TEMPLATE_PLACEHOLDER_UNKNOWN,
-                field=field,
-                placeholder=name,
-                known=known,
-            )
-        if spec or conversion:
-            raise LetterTemplateError(
-                LetterCause.TEMPLATE_PLACEHOLDER_FORMATTED, field=field, placeholder=name
-            )
+    found = template_problem(template, PLACEHOLDERS)
+    if found is None:
+        return
+    problem, name = found
+    if problem is TemplateProblem.MALFORMED:
+        raise LetterTemplateError(LetterCause.TEMPLATE_INVALID, field=field)
+    if problem is TemplateProblem.UNKNOWN:
+        known = ", ".join(f"{{{placeholder}}}" for placeholder in PLACEHOLDERS)
+        raise LetterTemplateError(
+            LetterCause.TEMPLATE_PLACEHOLDER_UNKNOWN, field=field, placeholder=name, known=known
+        )
+    raise LetterTemplateError(
+        LetterCause.TEMPLATE_PLACEHOLDER_FORMATTED, field=field, placeholder=name
+    )
 
 
 def customer_recipient_error(customer: Customer) -> LetterRecipientError | None:

@@ -8,8 +8,10 @@ of that kind by its id. Nothing here imports the apps that register kinds.
 from __future__ import annotations
 
 import abc
+import string
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.db.models import QuerySet
@@ -43,6 +45,33 @@ class DocumentRow:
     label: str
     #: Why it cannot be sent (e.g. no valid address): its row fails at once with this error.
     problem: DocumentError | None = None
+
+
+class TemplateProblem(StrEnum):
+    """What is wrong with a subject or body template; each kind names it with its own cause."""
+
+    MALFORMED = "malformed"  # an unmatched "{" or "}"
+    UNKNOWN = "unknown"  # a placeholder the kind does not fill
+    FORMATTED = "formatted"  # "{name:>10}" or "{name!r}" instead of a plain "{name}"
+
+
+def template_problem(
+    template: str, placeholders: Collection[str]
+) -> tuple[TemplateProblem, str] | None:
+    """Return the first problem of a template and the placeholder it concerns, or None."""
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError:
+        return TemplateProblem.MALFORMED, ""
+    for _literal, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        # Only bare names: "{number.__class__}" or "{number[0]}" would reach into objects.
+        if name not in placeholders:
+            return TemplateProblem.UNKNOWN, name
+        if spec or conversion:
+            return TemplateProblem.FORMATTED, name
+    return None
 
 
 class DocumentKind(abc.ABC):
