@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import QuerySet
@@ -14,16 +13,15 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
-from django.utils.translation import gettext, ngettext, pgettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from invoices.documents import (
     DEFAULT_BODY_TEMPLATE,
     DEFAULT_SUBJECT_TEMPLATE,
     PLACEHOLDERS,
-    InvoiceTemplateError,
-    invoice_template_check,
 )
+from invoices.forms import TemplatesForm
 from invoices.mailing import invoices_mass_mail_start
 from invoices.models import Invoice, InvoiceAttachment, InvoiceLine
 from invoices.services import invoice_totals_recompute
@@ -54,31 +52,6 @@ class InvoiceAttachmentInline(admin.TabularInline):
     @admin.display(description=_("size (bytes)"))
     def size(self, attachment: InvoiceAttachment) -> int:
         return attachment.size
-
-
-class MassMailTemplateForm(forms.Form):
-    """The subject and body templates of a mass-mail job ("Mail edit" Yes)."""
-
-    subject_template = forms.CharField(
-        label=_("Subject"), max_length=500, widget=forms.TextInput(attrs={"size": 80})
-    )
-    body_template = forms.CharField(
-        label=_("Body"), widget=forms.Textarea(attrs={"rows": 12, "cols": 80})
-    )
-
-    def _checked(self, name: str, field: str) -> str:
-        value = self.cleaned_data[name]
-        try:
-            invoice_template_check(value, field=field)
-        except InvoiceTemplateError as exc:
-            raise forms.ValidationError(exc.user_message) from None
-        return value
-
-    def clean_subject_template(self) -> str:
-        return self._checked("subject_template", pgettext("e-mail", "subject"))
-
-    def clean_body_template(self) -> str:
-        return self._checked("body_template", pgettext("e-mail", "body"))
 
 
 @admin.register(Invoice)
@@ -143,11 +116,11 @@ class InvoiceAdmin(admin.ModelAdmin):
         subject = body = None
         if any(card.mail_edit for card in by_owner):
             if "apply" in request.POST:
-                form = MassMailTemplateForm(request.POST)
+                form = TemplatesForm(request.POST)
             else:
                 # The defaults in the user's language; left as they are, each invoice gets them
                 # in its customer's language (see _template_typed).
-                form = MassMailTemplateForm(
+                form = TemplatesForm(
                     initial={
                         "subject_template": gettext(DEFAULT_SUBJECT_TEMPLATE),
                         "body_template": gettext(DEFAULT_BODY_TEMPLATE),
