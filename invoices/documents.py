@@ -11,7 +11,6 @@ from django.utils.html import escape, linebreaks
 from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
-from events.errors import Param
 from invoices.causes import InvoiceCause
 from invoices.models import StoredDocument
 from invoices.pdf import (
@@ -24,7 +23,12 @@ from invoices.pdf import (
     seller_name,
 )
 from mailer.messages import Attachment, EncodedAttachment, attachment_base64, message_build
-from massmail.documents import DocumentError, TemplateProblem, template_problem
+from massmail.documents import (
+    DocumentError,
+    DocumentTemplateError,
+    TemplateProblem,
+    template_problem,
+)
 from users.models import MailAsAttachment
 
 if TYPE_CHECKING:
@@ -71,7 +75,7 @@ _BODY_INTRO = gettext_noop("Below is")
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-class InvoiceTemplateError(DocumentError, ValueError):
+class InvoiceTemplateError(DocumentTemplateError, ValueError):
     """A subject or body template is malformed or uses a placeholder that does not exist."""
 
     causes = (
@@ -79,15 +83,6 @@ class InvoiceTemplateError(DocumentError, ValueError):
         InvoiceCause.TEMPLATE_PLACEHOLDER_UNKNOWN,
         InvoiceCause.TEMPLATE_PLACEHOLDER_FORMATTED,
     )
-
-    def __init__(
-        self, cause: InvoiceCause, *, field: str, placeholder: str | None = None, known: str = ""
-    ) -> None:
-        self.placeholder = placeholder
-        params: dict[str, Param] = {"field": field}
-        if placeholder is not None:
-            params |= {"placeholder": f"{{{placeholder or '(empty)'}}}", "known": known}
-        super().__init__(cause, params=params)
 
 
 class InvoiceRecipientError(DocumentError, ValueError):

@@ -13,7 +13,6 @@ from django.utils import translation
 from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
-from events.errors import Param
 from letters.causes import LetterCause
 from letters.models import Customer
 from mailer.messages import message_build
@@ -21,6 +20,7 @@ from massmail.documents import (
     DocumentError,
     DocumentKind,
     DocumentRow,
+    DocumentTemplateError,
     TemplateProblem,
     template_problem,
 )
@@ -49,7 +49,7 @@ PLACEHOLDERS: Mapping[str, StrOrPromise] = {
 _FOOTER = gettext_noop("You receive this letter as a customer of {company}.")
 
 
-class LetterTemplateError(DocumentError, ValueError):
+class LetterTemplateError(DocumentTemplateError, ValueError):
     """The letter's subject or body is empty, malformed or uses an unknown placeholder."""
 
     causes = (
@@ -58,15 +58,6 @@ class LetterTemplateError(DocumentError, ValueError):
         LetterCause.TEMPLATE_PLACEHOLDER_UNKNOWN,
         LetterCause.TEMPLATE_PLACEHOLDER_FORMATTED,
     )
-
-    def __init__(
-        self, cause: LetterCause, *, field: str, placeholder: str | None = None, known: str = ""
-    ) -> None:
-        self.placeholder = placeholder
-        params: dict[str, Param] = {"field": field}
-        if placeholder is not None:
-            params |= {"placeholder": f"{{{placeholder or '(empty)'}}}", "known": known}
-        super().__init__(cause, params=params)
 
 
 class LetterRecipientError(DocumentError, ValueError):

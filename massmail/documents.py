@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.db.models import QuerySet
 
-from events.errors import ErrorCause, UserFacingError
+from events.errors import ErrorCause, Param, UserFacingError
 from massmail.causes import MassMailCause
 from massmail.models import MAILED_STATUSES, OutgoingMail
 
@@ -34,6 +34,19 @@ class DocumentError(UserFacingError):
     """
 
     causes: ClassVar[tuple[ErrorCause, ...]] = (MassMailCause.DOCUMENT_DELETED,)
+
+
+class DocumentTemplateError(DocumentError):
+    """A subject or body template the kind cannot fill; a kind's subclass names its causes."""
+
+    def __init__(
+        self, cause: ErrorCause, *, field: str, placeholder: str | None = None, known: str = ""
+    ) -> None:
+        self.placeholder = placeholder
+        params: dict[str, Param] = {"field": field}
+        if placeholder is not None:
+            params |= {"placeholder": f"{{{placeholder or '(empty)'}}}", "known": known}
+        super().__init__(cause, params=params)
 
 
 @dataclass(frozen=True)
