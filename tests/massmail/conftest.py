@@ -70,6 +70,22 @@ FAST = {
 }
 
 
+def worker_overrides(mass_settings: Any, **extra: Any) -> dict[str, Any]:
+    """A worker's settings: this process's fast values and limits, a fast tick, plus `extra`."""
+    values: dict[str, Any] = {name: getattr(mass_settings, name) for name in FAST}
+    values.update(
+        MAILER_LIMITS_REDIS_URL=mass_settings.MAILER_LIMITS_REDIS_URL,
+        MAILER_PROVIDER_LIMITS=mass_settings.MAILER_PROVIDER_LIMITS,
+        MAILER_DISPATCH_PARALLELISM=getattr(mass_settings, "MAILER_DISPATCH_PARALLELISM", 2),
+        CELERY_BROKER_TRANSPORT_OPTIONS={"visibility_timeout": 60},
+        CELERY_BEAT_SCHEDULE={
+            "massmail-tick": {"task": "massmail.tick", "schedule": FAST["MAILER_TICK_SECONDS"]}
+        },
+    )
+    values.update(extra)
+    return values
+
+
 @pytest.fixture
 def mass_settings(settings: Any, redis_url: str, smtp_settings: Any) -> Any:
     """Fast mass-mail settings in this process, limits in the test Redis."""
