@@ -136,6 +136,19 @@ def test_mail_test_refused_connection_repeats_ip_allow_list(client, closed_port,
     assert "90.190.150.210, 90.190.150.82" in hint[: hint.index("</p>")]
 
 
+def test_mail_test_timed_out_connection_repeats_ip_allow_list(client, silent_server, smtp_settings):
+    """A server that never answers (timed out) in the test e-mail adds the IPs to allow-list."""
+    smtp_settings.PLATFORM_OUTBOUND_IPS = ["90.190.150.210", "90.190.150.82"]
+    smtp_settings.MAILER_TIMEOUT = 0.5
+    card = server_card(silent_server, code="MARI", smtp_username="", smtp_password="")
+    client.force_login(card.user)
+    response = client.post("/personal/user/test-mail/", {"test_mail-to": "x@example.test"})
+    html = response.content.decode()
+    assert "did not answer on port 25 in time" in html
+    hint = html[html.index("data-test-mail-hint") :]
+    assert "90.190.150.210, 90.190.150.82" in hint[: hint.index("</p>")]
+
+
 def test_mail_test_hint_gmail_auth_rejected_names_app_password():
     """Gmail refusing the password repeats the app-password steps; other servers do not."""
     card = SmtpCardFactory(code="MARI", mail_server="smtp.gmail.com:465", ssl_tls="ssl")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from tests.factories import UserCardFactory
+from tests.factories import SERVER_CARD_PASSWORD, UserCardFactory, server_card
 from tests.users.test_browser import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -143,3 +145,54 @@ def test_effective_settings_preview_follows_unsaved_fields(chromium_page, live_s
     assert "typed-secret-1" not in area.inner_html()
     card.refresh_from_db()
     assert card.mail_server == ""
+
+
+#: Gmail's answer to a password that is not an app password (a real reply, verbatim).
+GMAIL_BAD_CREDENTIALS = (
+    "535 5.7.8 Username and Password not accepted. For more information, go to "
+    "https://support.google.com/mail/?p=BadCredentials - gsmtp"
+)
+
+
+def _test_mail_send(page) -> Any:
+    """Send a test e-mail from the card page; return the result region once it has an answer."""
+    page.fill("#id_test_mail-to", "customer@example.test")
+    page.click("[data-test-mail-submit]")
+    result = page.locator("[data-test-mail-result]")
+    result.locator(".test-mail-message").wait_for()
+    assert result.get_attribute("aria-live") == "polite"
+    assert page.url.endswith(URL)
+    return result
+
+
+def test_test_mail_gmail_auth_refused_shows_app_password_fix(
+    chromium_page, live_server, smtp_server
+):
+    """A server refusing AUTH with Gmail's reply: the result in place names the app password."""
+    server = smtp_server(tls="starttls", users={"mari@acme.test": "other"}, by_address=True)
+    server.sink.auth_reply = GMAIL_BAD_CREDENTIALS
+    card = server_card(server, code="MARI")
+    assert not card.user.is_staff
+    page = chromium_page
+    log_in(page, live_server, "MARI", URL)
+    result = _test_mail_send(page)
+    message = result.locator(".test-mail-message").inner_text()
+    assert "Gmail accepts only an app password" in message
+    assert "16 characters" in message
+    assert server.sink.auth_attempts and server.sink.deliveries == []
+    assert SERVER_CARD_PASSWORD not in page.content()
+
+
+def test_test_mail_refused_connection_shows_outbound_ips(
+    chromium_page, live_server, closed_port, smtp_settings
+):
+    """A refused connection: the result in place repeats the platform's IPs to allow-list."""
+    smtp_settings.PLATFORM_OUTBOUND_IPS = ["90.190.150.210", "90.190.150.82"]
+    server_card(closed_port, code="MARI")
+    page = chromium_page
+    log_in(page, live_server, "MARI", URL)
+    result = _test_mail_send(page)
+    assert "refused the connection" in result.locator(".test-mail-message").inner_text()
+    hint = result.locator("[data-test-mail-hint]").inner_text()
+    assert "allows connections only from listed IP addresses" in hint
+    assert "90.190.150.210, 90.190.150.82" in hint
