@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from invoices.causes import InvoiceCause
 from invoices.documents import (
@@ -69,6 +70,8 @@ class InvoiceDocuments(DocumentKind):
 
     name = KIND
     plural = "invoices"
+    verbose_name_plural = _("Invoices")
+    start_url_name = "invoices:list"
     nothing_to_mail = InvoiceCause.NO_INVOICES
     default_subject = DEFAULT_SUBJECT_TEMPLATE
     default_body = DEFAULT_BODY_TEMPLATE

@@ -144,6 +144,8 @@ class LetterDocuments(DocumentKind):
 
     name = KIND
     plural = "customers"
+    verbose_name_plural = _("Letters")
+    start_url_name = "letters:page"
     nothing_to_mail = LetterCause.NO_CUSTOMERS
     # The user writes every letter: there is no default.
     default_subject = ""

@@ -22,6 +22,7 @@ from massmail.models import MAILED_STATUSES, OutgoingMail
 
 if TYPE_CHECKING:
     from django.core.mail import EmailMessage
+    from django_stubs_ext import StrOrPromise
 
     from mailer.config import SenderConfig
     from users.models import UserCard
@@ -97,6 +98,11 @@ class DocumentKind(abc.ABC):
     nothing_to_mail: ClassVar[ErrorCause] = MassMailCause.NO_DOCUMENTS
     default_subject: ClassVar[str]
     default_body: ClassVar[str]
+    #: What the job list calls the kind ("Invoices"): a translatable text.
+    verbose_name_plural: ClassVar[StrOrPromise]
+    #: The URL name of the page where a user starts a mailing of this kind ("invoices:list"):
+    #: the job list links it without importing the kind's app. None: there is no such page.
+    start_url_name: ClassVar[str | None] = None
 
     @abc.abstractmethod
     def templates_check(self, *, subject: str, body: str) -> None:
@@ -141,6 +147,11 @@ def document_kind_get(name: str) -> DocumentKind:
     except KeyError:
         known = ", ".join(sorted(_KINDS)) or "none"
         raise LookupError(f"No document kind {name!r} is registered (known: {known}).") from None
+
+
+def document_kinds() -> list[DocumentKind]:
+    """Return the registered kinds in the order they were registered (INSTALLED_APPS)."""
+    return list(_KINDS.values())
 
 
 def documents_mailed(*, kind: str) -> QuerySet[OutgoingMail]:

@@ -8,10 +8,12 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
 from massmail.conf import MassMailRefusedError
+from massmail.documents import document_kinds
 from massmail.jobs import (
     massmail_job_cancel,
     massmail_job_pause,
@@ -45,10 +47,24 @@ def _job_get(request: HttpRequest, job_id: int) -> MassMailJob:
 @require_GET
 def job_list(request: HttpRequest) -> HttpResponse:
     """List the signed-in user's jobs (with the view permission: every job), newest first."""
-    jobs = MassMailJob.objects.select_related("owner")
+    visible = MassMailJob.objects.select_related("owner")
     if not request.user.has_perm(VIEW_JOBS):
-        jobs = jobs.filter(owner__user_id=int(request.user.pk or 0))
-    return render(request, "massmail/job_list.html", {"jobs": jobs[:200]})
+        visible = visible.filter(owner__user_id=int(request.user.pk or 0))
+    jobs = list(visible[:200])
+    kinds = document_kinds()
+    labels = {kind.name: kind.verbose_name_plural for kind in kinds}
+    context = {
+        "jobs": jobs,
+        # A job of a kind no longer registered shows its stored name.
+        "rows": [(job, labels.get(job.document_kind, job.document_kind)) for job in jobs],
+        # Each kind names the page where a mailing of it starts; massmail imports none of them.
+        "starts": [
+            (kind.verbose_name_plural, reverse(kind.start_url_name))
+            for kind in kinds
+            if kind.start_url_name
+        ],
+    }
+    return render(request, "massmail/job_list.html", context)
 
 
 @login_required

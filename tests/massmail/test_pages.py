@@ -10,7 +10,7 @@ from django.urls import reverse
 from invoices.mailing import invoices_mass_mail_start
 from invoices.services import invoice_demo_create
 from massmail.models import JobStatus, MailStatus, MassMailJob, OutgoingMail
-from tests.factories import UserFactory
+from tests.factories import UserCardFactory, UserFactory
 from tests.massmail.conftest import server_card
 
 pytestmark = pytest.mark.django_db
@@ -113,3 +113,31 @@ def test_admin_action_without_mail_edit_starts_job_at_once(
     assert MassMailJob.objects.get().total == 2
     jobs = admin_client.get(reverse("admin:massmail_massmailjob_changelist"))
     assert jobs.status_code == 200 and b"job page" in jobs.content
+
+
+def test_job_list_links_where_each_kind_of_mailing_starts(client):
+    """A non-staff user's job list links the invoices and letters pages, and no admin page."""
+    user = UserFactory(username="MARI")
+    assert not user.is_staff
+    client.force_login(user)
+    body = client.get(reverse("massmail:jobs")).content.decode()
+    assert "Start a mailing:" in body
+    assert f'<a href="{reverse("invoices:list")}">Invoices</a>' in body
+    assert f'<a href="{reverse("letters:page")}">Letters</a>' in body
+    assert 'href="/admin/' not in body and "massmail_invoices" not in body
+
+
+def test_job_list_shows_each_jobs_kind_in_the_readers_language(client):
+    """Each row names its kind of document: Invoices or Letters, translated."""
+    card = UserCardFactory(code="MARI")
+    MassMailJob.objects.create(owner=card, document_kind="invoice", total=2)
+    MassMailJob.objects.create(owner=card, document_kind="letter", total=5)
+    client.force_login(card.user)
+    body = client.get(reverse("massmail:jobs")).content.decode()
+    assert '<td data-kind="invoice">Invoices</td>' in body
+    assert '<td data-kind="letter">Letters</td>' in body
+    card.language = "et"
+    card.save()
+    body = client.get(reverse("massmail:jobs"), headers={"accept-language": "et"}).content.decode()
+    assert '<td data-kind="invoice">Arved</td>' in body
+    assert '<td data-kind="letter">Kirjad</td>' in body
