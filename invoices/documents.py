@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from django.core.mail import EmailMultiAlternatives
     from django_stubs_ext import StrOrPromise
 
-    from invoices.models import Invoice
+    from invoices.models import Invoice, InvoiceAttachment
     from mailer.config import SenderConfig
 
 #: The default templates, in English as stored on a job; an invoice's e-mail uses their
@@ -73,6 +73,8 @@ PLACEHOLDERS: Mapping[str, StrOrPromise] = {
 _PDF_INTRO = gettext_noop("Please find attached")
 _BODY_INTRO = gettext_noop("Below is")
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+#: The line end of base64 lines kept for messages: SMTP's, so that they are sent as stored.
+CRLF = "\r\n"
 
 
 class InvoiceTemplateError(DocumentTemplateError, ValueError):
@@ -151,6 +153,23 @@ def invoice_pdf_filename(invoice: Invoice) -> str:
     return f"invoice-{_UNSAFE_FILENAME.sub('-', invoice.number).strip('-.') or invoice.pk}.pdf"
 
 
+def invoice_attachment_part(own: InvoiceAttachment) -> Attachment | EncodedAttachment:
+    """Return an invoice's own file as the message's attachment, base64-encoded in one pass.
+
+    A binary file (a scanned delivery note) becomes CRLF-ended base64 lines that the message
+    copies verbatim: the same part as attach() makes, without the email package encoding and
+    writing it line by line. A text/* or message/* file goes through attach() as before (it
+    is not base64: Django writes text as text and embeds a message).
+    """
+    mimetype = own.content_type or "application/octet-stream"
+    maintype, slash, _subtype = mimetype.partition("/")
+    if not slash or maintype.lower() in ("text", "message"):
+        return Attachment(own.filename, bytes(own.data), mimetype)
+    return EncodedAttachment(
+        own.filename, attachment_base64(bytes(own.data), linesep=CRLF), mimetype
+    )
+
+
 def stored_documents_find(*, keys: Iterable[str]) -> dict[str, StoredDocument]:
     """Return the stored documents of the keys that have one, in one query (no PDF bytes)."""
     found = StoredDocument.objects.filter(key__in=set(keys)).defer("pdf")
@@ -168,7 +187,10 @@ def stored_documents_render(
     for key, invoice, company in invoices:
         if key not in made:
             pdf = invoice_pdf_render(invoice=invoice, company=company)
-            made[key] = StoredDocument(key=key, pdf=pdf, pdf_base64=attachment_base64(pdf))
+            # Stored as they travel (CRLF-ended lines): every message copies them verbatim.
+            made[key] = StoredDocument(
+                key=key, pdf=pdf, pdf_base64=attachment_base64(pdf, linesep=CRLF)
+            )
     StoredDocument.objects.bulk_create(made.values(), ignore_conflicts=True)
     return made
 
@@ -387,12 +409,7 @@ def _email_build(
         body = f"{letter}\n\n{invoice_text_render(invoice, company=company)}\n"
         html = invoice_html_render(invoice, company=company, letter=letter)
     if card.attachments_with_email:
-        attachments.extend(
-            Attachment(
-                own.filename, bytes(own.data), own.content_type or "application/octet-stream"
-            )
-            for own in invoice.attachments.all()
-        )
+        attachments.extend(invoice_attachment_part(own) for own in invoice.attachments.all())
     return message_build(
         config=config,
         to=[invoice.customer_email.strip()],

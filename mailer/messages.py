@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import binascii
+import email.generator
 import email.message
 import email.policy
+import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -54,12 +56,16 @@ class EncodedAttachment:
 _BASE64_BYTES_PER_LINE = 78 // 4 * 3
 
 
-def attachment_base64(content: bytes) -> str:
-    """Return the content as the base64 body lines that Django's attach() would write."""
-    # The same lines as email.contentmanager.set_bytes_content: 57 bytes each, "\n" ended.
+def attachment_base64(content: bytes, *, linesep: str = "\n") -> str:
+    """Return the content as the base64 body lines that Django's attach() would write.
+
+    The lines are those of email.contentmanager.set_bytes_content (76 characters, 57 bytes
+    each); `linesep="\r\n"` ends them as they travel in SMTP, ready to be sent verbatim.
+    """
+    encoded = binascii.b2a_base64(content, newline=False).decode("ascii")
+    width = _BASE64_BYTES_PER_LINE // 3 * 4
     return "".join(
-        binascii.b2a_base64(content[start : start + _BASE64_BYTES_PER_LINE]).decode("ascii")
-        for start in range(0, len(content), _BASE64_BYTES_PER_LINE)
+        encoded[start : start + width] + linesep for start in range(0, len(encoded), width)
     )
 
 
@@ -85,6 +91,64 @@ class EncodedPart(email.message.EmailMessage):
     @property
     def content(self) -> bytes:
         return binascii.a2b_base64(self.encoded.base64)
+
+    def wire_body(self, linesep: str) -> bytes | None:
+        """Return the stored lines as this part's body on the wire, ended by `linesep`.
+
+        Exactly what the email generator writes for the payload, without splitting it into
+        lines: the lines are only re-ended when they were stored with other line ends. None when
+        the payload is no longer the stored lines (someone set another) or mixes line ends.
+        """
+        text = self.encoded.base64
+        # set_payload() keeps the very str it is given: another object means another payload.
+        if self._payload is not text:  # type: ignore[attr-defined]
+            return None
+        newlines, returns = text.count("\n"), text.count("\r")
+        if returns and (returns != newlines or text.count("\r\n") != newlines):
+            return None
+        stored = "\r\n" if returns else "\n"
+        if stored != linesep:
+            text = text.replace(stored, linesep)
+        return text.encode("ascii")
+
+
+class _SplicingGenerator(email.generator.BytesGenerator):
+    """The email package's generator that copies a pre-encoded part's body lines verbatim.
+
+    Every header (the message's and each part's) is still folded and encoded by the policy;
+    only the base64 lines of an EncodedPart skip being split and written line by line.
+    """
+
+    def _write(self, msg: email.message.Message) -> None:
+        if isinstance(msg, EncodedPart):
+            body = msg.wire_body(self._NL)  # type: ignore[attr-defined]
+            if body is not None:
+                self._write_headers(msg)  # type: ignore[attr-defined]
+                self._fp.write(body)  # type: ignore[attr-defined]
+                return
+        super()._write(msg)  # type: ignore[misc]
+
+    @classmethod
+    def _make_boundary(cls, text: str | bytes | None = None) -> str:
+        # A boundary whose delimiter occurs nowhere in the parts needs no line-by-line search.
+        boundary: str = super()._make_boundary()  # type: ignore[misc]
+        if text is None:
+            return boundary
+        delimiter = f"--{boundary}"
+        found_in = (
+            delimiter.encode("ascii") in text if isinstance(text, bytes) else delimiter in text
+        )
+        if not found_in:
+            return boundary
+        found: str = super()._make_boundary(text)  # type: ignore[misc]
+        return found
+
+
+def message_bytes(built: email.message.Message) -> bytes:
+    """Return a built message's bytes as as_bytes() writes them, pre-encoded parts verbatim."""
+    out = io.BytesIO()
+    _SplicingGenerator(out, mangle_from_=False, policy=built.policy).flatten(built, unixfrom=False)
+    return out.getvalue()
 
 
 def attachment_part(attachment: EncodedAttachment) -> EncodedPart:
@@ -191,11 +255,15 @@ def envelope_sender(config: SenderConfig, *, message_id: str) -> str:
 
 
 def message_envelope(message: EmailMessage, config: SenderConfig) -> tuple[str, list[str], bytes]:
-    """Return the SMTP envelope sender, the recipients and the bytes of a built message."""
+    """Return the SMTP envelope sender, the recipients and the bytes of a built message.
+
+    The headers and the text parts are made by Django and the email package (policy SMTP:
+    CRLF, encoded words, folding); a pre-encoded attachment's stored lines go in verbatim.
+    """
     message_check(message)
     built = message.message(policy=email.policy.SMTP)  # adds a Message-ID when none is set
     return (
         envelope_sender(config, message_id=str(built["Message-ID"] or "")),
         message.recipients(),
-        built.as_bytes(),
+        message_bytes(built),
     )

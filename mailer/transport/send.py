@@ -24,8 +24,20 @@ _UNSAFE_ADDRESS = re.compile(r"[\r\n\x00<>\s]")
 
 
 def data_payload(message: bytes) -> bytes:
-    """Return the DATA payload: CRLF line ends, leading dots doubled, the final "." line."""
-    payload = _LEADING_DOT.sub(b"..", _EOLS.sub(_CRLF, message))
+    """Return the DATA payload: CRLF line ends, leading dots doubled, the final "." line.
+
+    A message built by message_envelope already has CRLF line ends and rarely a line that
+    starts with a dot: two counts and a search tell, and it is then sent as it is (no copy
+    line by line).
+    """
+    newlines = message.count(b"\n")
+    if newlines != message.count(b"\r\n") or newlines != message.count(b"\r"):
+        message = _EOLS.sub(_CRLF, message)
+    payload = (
+        _LEADING_DOT.sub(b"..", message)
+        if message.startswith(b".") or b"\n." in message
+        else message
+    )
     if not payload.endswith(_CRLF):
         payload += _CRLF
     return payload + b"." + _CRLF
