@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
-from tests.factories import SERVER_CARD_PASSWORD, UserCardFactory, server_card
+from tests.factories import (
+    SERVER_CARD_PASSWORD,
+    InvoiceFactory,
+    SmtpCardFactory,
+    UserCardFactory,
+    server_card,
+    system_settings_set,
+)
 from tests.users.test_browser import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -196,3 +205,70 @@ def test_test_mail_refused_connection_shows_outbound_ips(
     hint = result.locator("[data-test-mail-hint]").inner_text()
     assert "allows connections only from listed IP addresses" in hint
     assert "90.190.150.210, 90.190.150.82" in hint
+
+
+def test_navigation_reaches_own_pages_and_log_out_is_separate(chromium_page, live_server):
+    """A non-staff user reaches invoices, letters and jobs from the menu, the card by name."""
+    card = UserCardFactory(code="MARI")
+    assert not card.user.is_staff
+    page = chromium_page
+    log_in(page, live_server, "MARI", "/deliverability/events/")
+    menu = page.get_by_role("navigation", name="Main menu")
+    expect(menu.get_by_role("link", name="Administration")).to_have_count(0)
+    for link, path, heading in (
+        ("My invoices", "/personal/invoices/", "My invoices"),
+        ("My letters", "/personal/letters/", "My letters"),
+        ("My jobs", "/mail/jobs/", "Mass-mail jobs"),
+    ):
+        menu.get_by_role("link", name=link).click()
+        page.wait_for_url(f"{live_server.url}{path}")
+        expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+    page.locator("header .site-user").click()
+    page.wait_for_url(f"{live_server.url}{URL}")
+    page.get_by_role("button", name="Log out (MARI)").click()
+    page.wait_for_url(re.compile(r"/accounts/login/"))
+    page.goto(f"{live_server.url}/personal/invoices/")
+    page.wait_for_url(re.compile(r"/accounts/login/\?next="))
+
+
+def test_mail_edit_select_switches_invoice_send_between_at_once_and_draft(
+    chromium_page, live_server, smtp_server
+):
+    """Mail edit No sends an invoice at once; after choosing Yes and saving, a draft opens first."""
+    server = smtp_server(users={"mari@acme.test": SERVER_CARD_PASSWORD}, by_address=True)
+    card = server_card(server, code="MARI", mail_edit=False, mail_as_attachment="no")
+    invoice = InvoiceFactory(owner=card, number="Y-1", customer_email="buyer@example.test")
+    page = chromium_page
+    log_in(page, live_server, "MARI", "/personal/invoices/")
+    expect(page.get_by_role("link", name="Send invoice Y-1…")).to_have_count(0)
+    page.get_by_role("button", name="Send invoice Y-1").click()
+    expect(page.locator(".messages")).to_contain_text("was sent to buyer@example.test")
+    assert [d.rcpt_tos for d in server.sink.deliveries] == [("buyer@example.test",)]
+
+    page.goto(f"{live_server.url}{URL}")
+    assert page.locator("#id_mail_edit option:checked").inner_text() == "No"
+    page.select_option("#id_mail_edit", label="Yes")
+    page.click("button[type=submit].button-primary")
+    expect(page.locator(".messages")).to_contain_text("Your mail settings have been saved.")
+    card.refresh_from_db()
+    assert card.mail_edit is True
+    page.get_by_role("link", name="My invoices").click()
+    page.get_by_role("link", name="Send invoice Y-1…").click()
+    page.wait_for_url(re.compile(rf"/personal/invoices/{invoice.pk}/draft/$"))
+    assert page.get_by_label("Subject").input_value() == "Invoice {number} from {company}"
+    assert len(server.sink.deliveries) == 1  # the draft sends nothing by itself
+
+
+def test_global_card_note_shows_on_its_own_page(chromium_page, live_server):
+    """The global card's user sees on Personal → User that other cards inherit from it."""
+    SmtpCardFactory(code="KIVI", mail_server="smtp.kivi.test:587")
+    system_settings_set(mail_sending_user_code="KIVI", company_name="Acme")
+    UserCardFactory(code="MARI")
+    page = chromium_page
+    log_in(page, live_server, "KIVI", URL)
+    note = page.locator("[data-global-card]")
+    expect(note).to_be_visible()
+    expect(note).to_contain_text("Card KIVI is the global card")
+    expect(note.locator("[data-inheriting-count]")).to_have_text(
+        "1 other card inherits settings from it."
+    )
