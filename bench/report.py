@@ -196,7 +196,8 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             statements,
             statements <= MAX_STATEMENTS_PER_MESSAGE,
             f"{project['worker_statements_per_message']:.2f} in the workers (two status writes "
-            "per message, a claim and a load per batch of 50), the rest creating the job",
+            "per group of 10 messages, a claim and a load per batch of 50, and each dispatch "
+            "run's own lookups), the rest creating the job",
         )
     )
     cpu = project["client_cpu_ms_per_message"]

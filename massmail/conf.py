@@ -32,6 +32,8 @@ _DEFAULTS: dict[str, tuple[float, float]] = {
     "MAILER_MAX_INLINE_WAIT": (20.0, 0.0),
     "MAILER_SLOT_WAIT": (5.0, 0.0),
     "MAILER_TICK_SECONDS": (30.0, 0.1),
+    "MAILER_TRANSMIT_GROUP": (10, 1),
+    "MAILER_DISPATCH_SLICE_SECONDS": (0.5, 0.05),
 }
 
 
@@ -61,6 +63,12 @@ class MassMailSettings:
     inline_wait: float
     slot_wait: float
     tick: float
+    #: Rows marked "transmitting" in one statement and marked "sent" in one statement after
+    #: their DATA: at most this many per pool process become `unknown` after a kill -9.
+    transmit_group: int = 10
+    #: How long a dispatch run sends while other runs wait for a pool process (round-robin);
+    #: a rate wait longer than half of it hands the process back instead of sleeping.
+    slice: float = 0.5
 
     @property
     def soft_time_limit(self) -> float:
@@ -86,6 +94,8 @@ def massmail_settings() -> MassMailSettings:
         inline_wait=_number("MAILER_MAX_INLINE_WAIT"),
         slot_wait=_number("MAILER_SLOT_WAIT"),
         tick=_number("MAILER_TICK_SECONDS"),
+        transmit_group=int(_number("MAILER_TRANSMIT_GROUP")),
+        slice=_number("MAILER_DISPATCH_SLICE_SECONDS"),
     )
 
 

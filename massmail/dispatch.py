@@ -2,8 +2,15 @@
 
 The story is here; the parts are beside it: massmail.rows (the row states and their fence),
 massmail.policy (what an error means for the row and the job), massmail.pacing (budget, slot,
-rate) and massmail.jobstate (what a run writes on its job). Per message the database sees two
-statements (transmitting, outcome); the claim and loading the documents are per batch.
+rate) and massmail.jobstate (what a run writes on its job). The claim and loading the documents
+are per batch; a group of rows (`MAILER_TRANSMIT_GROUP`, 10) is marked transmitting in one
+statement and its sent rows in one more, so a message costs a fraction of a statement.
+
+At most once: a row is marked transmitting before it can reach DATA and is put back only when
+this run knows it never did. A worker killed outright (`kill -9`, or its hard time limit) leaves
+at most `MAILER_TRANSMIT_GROUP` rows `unknown` per pool process that was dispatching (the group
+in its hands, some of it maybe delivered, some not yet sent); a worker stopped with SIGTERM
+writes its sent rows and puts back the rest, so it leaves none.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -28,14 +36,14 @@ from mailer.services import mail_transport_get, sender_config_get
 from massmail.causes import MassMailCause
 from massmail.conf import mass_mail_refusal, massmail_settings
 from massmail.documents import DocumentError, DocumentKind, document_kind_get
-from massmail.jobs import massmail_job_finish_if_done
+from massmail.jobs import massmail_cancelled_rows_settle, massmail_job_finish_if_done
 from massmail.jobstate import JobWatch, job_pause, job_start, job_wait_note
 from massmail.limits import SenderLimiter, limit_store
 from massmail.models import JobStatus, MailStatus, MassMailJob
 from massmail.pacing import Pacer
 from massmail.policy import Decision, JobAction, Stage, decide
 from massmail.reaper import massmail_reap
-from massmail.rows import ClaimedRow, LeaseLostError, RowLedger, massmail_claim
+from massmail.rows import ClaimedRow, RowLedger, massmail_claim
 from massmail.shutdown import stop_requested
 
 if TYPE_CHECKING:
@@ -197,21 +205,44 @@ class Dispatcher:
 
     def _send_batch(self, batch: list[ClaimedRow]) -> Outcome | None:
         by_id = self.documents.load(card=self.job.owner, ids=[row.document_id for row in batch])
-        for index, row in enumerate(batch):
-            if stop_requested():
-                self.rows.release(batch[index:])
-                return Outcome.SHUTDOWN
-            if not self.watch.running():
-                self.rows.release(batch[index:])
-                return Outcome.STOPPED
+        size = min(self.conf.transmit_group, len(batch))
+        for start in range(0, len(batch), size):
+            outcome = self._send_group(batch[start : start + size], by_id)
+            if outcome is not None:
+                self.rows.release(batch[start + size :])
+                return outcome
+        return None
+
+    def _send_group(self, claimed: list[ClaimedRow], by_id: Mapping[int, Any]) -> Outcome | None:
+        """Mark the group transmitting (one statement), send it, mark its sent rows (one)."""
+        group = self.rows.transmitting(claimed)
+        for index, row in enumerate(group):
+            outcome = self._between_messages()
+            if outcome is not None:
+                return self._group_end(group[index:], outcome)
             document = by_id.get(row.document_id)
             if document is None:
                 self._settle(row, DOCUMENT_GONE, stage=Stage.BUILD)
                 continue
             outcome = self._send_one(row, document)
             if outcome is not None:
-                self.rows.release(batch[index + 1 :])
-                return outcome
+                return self._group_end(group[index + 1 :], outcome)
+        self.rows.flush()
+        return None
+
+    def _group_end(self, unsent: list[ClaimedRow], outcome: Outcome) -> Outcome:
+        """Mark what was sent, put back what was not, and end the run with `outcome`."""
+        self.rows.flush()
+        self.rows.release(unsent)
+        if outcome is Outcome.STOPPED and unsent:
+            massmail_cancelled_rows_settle(job_id=self.job_id)
+        return outcome
+
+    def _between_messages(self) -> Outcome | None:
+        if stop_requested():
+            return Outcome.SHUTDOWN
+        if not self.watch.running():
+            return Outcome.STOPPED
         return None
 
     def _send_one(self, row: ClaimedRow, document: Any) -> Outcome | None:
@@ -236,10 +267,8 @@ class Dispatcher:
         try:
             if self.transport is None:
                 self.transport = mail_transport_get(config=self.config)
-            before_data = self.rows.transmitting_marker(row)
+            before_data = self.rows.at_data_marker(row)
             self.transport.send(envelope_from, recipients, raw, before_data=before_data)
-        except LeaseLostError:
-            return None
         except UserFacingError as exc:
             return self._settle(row, exc, stage=Stage.SEND)
         self.sent += 1

@@ -273,20 +273,42 @@ def massmail_job_cancel(*, job: MassMailJob) -> bool:
             resume_at=None,
         )
         if cancelled:
-            OutgoingMail.objects.filter(
-                job_id=job.pk,
-                status__in=(MailStatus.QUEUED, MailStatus.RETRY, MailStatus.CLAIMED),
-            ).update(
-                status=MailStatus.FAILED,
-                cause=MassMailCause.CANCELLED,
-                params={},
-                user_message=MassMailCause.CANCELLED.render({}),
-                lease_until=None,
-                next_attempt_at=None,
-            )
+            _cancelled_rows_fail(job_id=job.pk)
             massmail_job_counts_store(job_id=job.pk)
     job.refresh_from_db()
     return bool(cancelled)
+
+
+def _cancelled_rows_fail(*, job_id: int) -> int:
+    """Fail, as cancelled, the rows of a cancelled job that no worker is transmitting."""
+    return (
+        OutgoingMail.objects.filter(
+            job_id=job_id,
+            job__status=JobStatus.CANCELLED,
+            status__in=(MailStatus.QUEUED, MailStatus.RETRY, MailStatus.CLAIMED),
+        )
+        .order_by()
+        .update(
+            status=MailStatus.FAILED,
+            cause=MassMailCause.CANCELLED,
+            params={},
+            user_message=MassMailCause.CANCELLED.render({}),
+            lease_until=None,
+            next_attempt_at=None,
+        )
+    )
+
+
+def massmail_cancelled_rows_settle(*, job_id: int) -> int:
+    """Fail the rows a worker put back after its job was cancelled; store the counts again.
+
+    A worker marks a small group "transmitting" at a time (massmail.rows), which a cancel
+    leaves alone; what the worker then puts back unsent is failed here. Return how many.
+    """
+    failed = _cancelled_rows_fail(job_id=job_id)
+    if failed:
+        massmail_job_counts_store(job_id=job_id)
+    return failed
 
 
 def massmail_jobs_pause_for_card(*, card: UserCard, reason: str) -> int:

@@ -2,8 +2,16 @@
 
 Every write after the claim goes through one fence (`_held`): the row must still be claimed by
 this worker and in a state the transition starts from. A row that the reaper queued again, a
-cancel failed or another worker reclaimed is left alone. Per message the database sees two
-statements: the fenced mark "transmitting" right before DATA, then the outcome.
+cancel failed or another worker reclaimed is left alone.
+
+Rows go to the server in groups (`MAILER_TRANSMIT_GROUP`, 10): one fenced statement marks a
+group "transmitting" before its first message, and one statement marks `sent` every row of the
+group whose DATA got its 250 (`flush`); a failure is written on its own. Once marked, only the
+reaper touches a row (when its lease runs out, it becomes `unknown`), so the fence at the mark
+is the fence at DATA. The ledger remembers in memory which rows it gave to DATA: a row it
+marked but never gave to DATA goes back to the queue (a pause, a SIGTERM, the end of a slice,
+a database outage); a row given to DATA whose outcome is not written stays "transmitting". So
+a worker killed outright leaves at most one group per pool process `unknown`.
 
 An outcome that cannot be written because our database went away is written again on a fresh
 connection until the row's lease runs out (a server that took the message must see it `sent`,
@@ -19,12 +27,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, F, Min, Q, QuerySet
 from django.utils import timezone
 
 from events.errors import UserFacingError
 from mailer.exceptions import MailDeliveryError
-from mailer.outages import DATABASE_ERRORS, database_retry
+from mailer.outages import database_retry
 from massmail.models import PENDING_STATUSES, JobStatus, MailStatus, MassMailJob, OutgoingMail
 
 #: The states each transition starts from; a row in any other state is not this worker's.
@@ -32,6 +40,8 @@ _FROM_CLAIMED = (MailStatus.CLAIMED,)
 _FROM_TRANSMITTED = (MailStatus.TRANSMITTING, MailStatus.UNKNOWN)
 # UNKNOWN: the reaper gave up on a slow transmission whose answer then came; the answer wins.
 _FROM_HELD = (MailStatus.CLAIMED, MailStatus.TRANSMITTING, MailStatus.UNKNOWN)
+# Rows a worker may put back: only ever those it knows it did not give to DATA.
+_FROM_MARKED = (MailStatus.CLAIMED, MailStatus.TRANSMITTING)
 
 
 @dataclass(frozen=True)
@@ -41,10 +51,6 @@ class ClaimedRow:
     recipient: str
     message_id: str
     attempts: int
-
-
-class LeaseLostError(Exception):
-    """The row is no longer this worker's (reaped, reclaimed or cancelled): do not send it."""
 
 
 def massmail_claim(*, job_id: int, worker: str, limit: int, lease: float) -> list[ClaimedRow]:
@@ -88,10 +94,10 @@ def _held(worker: str, states: Collection[str], **lookup: Any) -> QuerySet[Outgo
 
 
 def massmail_release(*, ids: list[int], worker: str) -> int:
-    """Put rows this worker claimed but did not transmit back in the queue."""
+    """Put rows this worker claimed or marked, but never gave to DATA, back in the queue."""
     if not ids:
         return 0
-    return _held(worker, _FROM_CLAIMED, pk__in=ids).update(
+    return _held(worker, _FROM_MARKED, pk__in=ids).update(
         status=MailStatus.QUEUED, claimed_by="", lease_until=None
     )
 
@@ -115,8 +121,10 @@ class RowLedger:
         self.lease = lease
         #: When each held row's lease runs out (time.monotonic()): outcomes are replayed until.
         self._lease_ends: dict[int, float] = {}
-        #: Rows whose "transmitting" mark met a database error: their DATA never started.
-        self._not_transmitted: set[int] = set()
+        #: Rows given to the server's DATA whose outcome is not written: never put back.
+        self._at_data: set[int] = set()
+        #: Rows whose DATA got 250, marked `sent` together by `flush`.
+        self._sent: list[ClaimedRow] = []
 
     def claim(self, *, limit: int) -> list[ClaimedRow]:
         started = time.monotonic()
@@ -125,48 +133,69 @@ class RowLedger:
         return rows
 
     def release(self, rows: Collection[ClaimedRow]) -> None:
-        massmail_release(ids=[row.id for row in rows], worker=self.worker)
-        for row in rows:
-            self._lease_ends.pop(row.id, None)
+        """Put back rows this run holds and never gave to DATA."""
+        ids = [row.id for row in rows if row.id not in self._at_data]
+        massmail_release(ids=ids, worker=self.worker)
+        for row_id in ids:
+            self._lease_ends.pop(row_id, None)
 
-    def transmitting_marker(self, row: ClaimedRow) -> Callable[[], None]:
-        """Return the transport's `before_data`: mark the row transmitting, once, or refuse."""
-        marked = False
+    def transmitting(self, rows: list[ClaimedRow]) -> list[ClaimedRow]:
+        """Mark a group "transmitting" in one statement; return the rows still this run's.
 
-        def mark() -> None:
-            nonlocal marked
-            if marked:  # the transport reconnected and is at DATA again
-                return
-            started = time.monotonic()
-            lease_until = timezone.now() + timedelta(seconds=self.lease)
-            try:
-                updated = _held(self.worker, _FROM_CLAIMED, pk=row.id).update(
-                    status=MailStatus.TRANSMITTING, lease_until=lease_until
+        A database error propagates: whatever the statement may have marked never reached DATA,
+        and `recover` puts it back.
+        """
+        if not rows:
+            return []
+        started = time.monotonic()
+        lease_until = timezone.now() + timedelta(seconds=self.lease)
+        ids = [row.id for row in rows]
+        marked = _held(self.worker, _FROM_CLAIMED, pk__in=ids).update(
+            status=MailStatus.TRANSMITTING, lease_until=lease_until
+        )
+        if marked != len(ids):
+            # Reaped, reclaimed or cancelled meanwhile: those rows are not sent by this run.
+            mine = set(
+                _held(self.worker, (MailStatus.TRANSMITTING,), pk__in=ids).values_list(
+                    "pk", flat=True
                 )
-            except DATABASE_ERRORS:
-                # The transport drops the session before DATA: the row may go again.
-                self._not_transmitted.add(row.id)
-                raise
-            if updated != 1:
-                raise LeaseLostError(row.id)
-            self._lease_ends[row.id] = started + self.lease
-            marked = True
+            )
+            for row in rows:
+                if row.id not in mine:
+                    self._lease_ends.pop(row.id, None)
+            rows = [row for row in rows if row.id in mine]
+        self._lease_ends.update((row.id, started + self.lease) for row in rows)
+        return rows
 
-        return mark
+    def at_data_marker(self, row: ClaimedRow) -> Callable[[], None]:
+        """Return the transport's `before_data`: remember that the row went to DATA."""
+        return lambda: self._at_data.add(row.id)
 
-    def _write(self, row: ClaimedRow, write: Callable[[], object]) -> None:
-        """Write a row's outcome; through a database outage, again until its lease runs out."""
+    def _write(self, ids: Collection[int], write: Callable[[], object]) -> None:
+        """Write outcomes; through a database outage, again until the first lease runs out."""
+        fallback = time.monotonic() + self.lease
         # A margin: the mark lands before the reaper's look at the expired lease.
-        until = self._lease_ends.pop(row.id, time.monotonic() + self.lease) - self.lease / 10
+        until = min(self._lease_ends.get(i, fallback) for i in ids) - self.lease / 10
         database_retry(write, until=until)
+        for row_id in ids:
+            self._lease_ends.pop(row_id, None)
+            self._at_data.discard(row_id)
 
     def sent(self, row: ClaimedRow) -> None:
+        """Note that the server took the row's message; `flush` writes it."""
+        self._sent.append(row)
+
+    def flush(self) -> None:
+        """Mark `sent`, in one statement, every row whose message the server took."""
+        if not self._sent:
+            return
+        ids = [row.id for row in self._sent]
         self._write(
-            row,
-            lambda: _held(self.worker, _FROM_TRANSMITTED, pk=row.id).update(
+            ids,
+            lambda: _held(self.worker, _FROM_TRANSMITTED, pk__in=ids).update(
                 status=MailStatus.SENT,
                 sent_at=timezone.now(),
-                attempts=row.attempts + 1,
+                attempts=F("attempts") + 1,
                 lease_until=None,
                 cause="",
                 params={},
@@ -174,21 +203,21 @@ class RowLedger:
                 smtp_code=None,
             ),
         )
+        self._sent = []
 
     def recover(self) -> int:
-        """After a database outage: put back what this worker holds but did not transmit.
+        """After a database outage or an error: write what was sent, put back what was not.
 
-        Rows that are "transmitting" and may have been transmitted stay as they are: their
-        outcome was written, or the reaper makes them `unknown`. Return how many went back.
+        Rows given to DATA whose outcome could not be written stay "transmitting": the reaper
+        makes them `unknown`. Every other row this run claimed or marked never reached DATA
+        and goes back to the queue. Return how many went back.
         """
-        held = _held(self.worker, _FROM_CLAIMED, job_id=self.job_id)
-        if self._not_transmitted:
-            held = held | _held(
-                self.worker, (MailStatus.TRANSMITTING,), pk__in=self._not_transmitted
-            )
+        self.flush()
+        held = _held(self.worker, _FROM_MARKED, job_id=self.job_id)
+        if self._at_data:
+            held = held.exclude(pk__in=self._at_data)
         back = held.update(status=MailStatus.QUEUED, claimed_by="", lease_until=None)
-        self._not_transmitted.clear()
-        self._lease_ends.clear()
+        self._lease_ends = {i: end for i, end in self._lease_ends.items() if i in self._at_data}
         return back
 
     def outcome(
@@ -208,7 +237,7 @@ class RowLedger:
         }
         if counts_attempt:
             values["attempts"] = row.attempts + 1
-        self._write(row, lambda: _held(self.worker, _FROM_HELD, pk=row.id).update(**values))
+        self._write([row.id], lambda: _held(self.worker, _FROM_HELD, pk=row.id).update(**values))
 
     def pending_state(self) -> dict[str, Any]:
         """Return the job's pending rows, queued rows and its next due retry (one query)."""

@@ -24,6 +24,7 @@ from massmail.dispatch import (
     massmail_dispatch_run,
     massmail_inline_run,
 )
+from massmail.jobs import massmail_job_cancel
 from massmail.models import JobStatus, MailStatus, MassMailJob, OutgoingMail
 from massmail.reaper import massmail_reap
 from tests.massmail.conftest import PASSWORD, server_card
@@ -62,18 +63,24 @@ def test_dispatch_delivers_each_invoice_once_with_pdf(mass_settings, mass_server
     assert rows == {}
 
 
-def test_dispatch_uses_at_most_three_statements_per_message(mass_settings, mass_server):
-    """Claiming, loading and recording 40 messages costs at most 3 database statements each."""
+def test_dispatch_uses_fewer_than_one_statement_per_message(mass_settings, mass_server):
+    """40 messages in groups of 10: one "transmitting" and one "sent" write per group."""
     mass_settings.MAILER_BATCH_SIZE = 20
+    mass_settings.MAILER_TRANSMIT_GROUP = 10
     server = mass_server(tls="no", users={"kivi@acme.test": PASSWORD})
     card = server_card(server)
     job = _job(card, count=40)
     with CaptureQueriesContext(connection) as queries:
         assert massmail_dispatch_run(job_id=job.pk) == Outcome.FINISHED
     assert len(server.sink.deliveries) == 40
-    assert len(queries.captured_queries) <= 3 * 40
-    # Two per message (transmitting, outcome) plus about ten per batch and run.
-    assert len(queries.captured_queries) <= 2 * 40 + 25
+    assert _statuses(job) == [MailStatus.SENT] * 40
+    updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    marks = [sql for sql in updates if "SET \"status\" = 'transmitting'" in sql]
+    sent = [sql for sql in updates if "SET \"status\" = 'sent'" in sql]
+    assert len(marks) == 4 and len(sent) == 4
+    # Per group of 10 its two writes, per batch of 20 the claim and the documents' three
+    # lookups, per run about sixteen (reap, job, settings, finish): under one per message.
+    assert len(queries.captured_queries) <= 40 // 10 * 2 + 40 // 20 * 4 + 16 < 40
 
 
 def test_dispatch_retries_transient_451_and_delivers(mass_settings, mass_server):
@@ -174,18 +181,21 @@ def test_reaper_requeues_claimed_and_reports_transmitting_unknown(mass_settings,
 
 
 def test_dispatch_skips_row_whose_lease_was_lost(mass_settings, mass_server):
-    """A row reclaimed by another worker is not transmitted by the one that lost it."""
+    """A row reclaimed by another worker before its group is marked is not transmitted."""
     server = mass_server(tls="no", users={"kivi@acme.test": PASSWORD})
     job = _job(server_card(server), count=2)
     MassMailJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING)
     dispatcher = Dispatcher(job_id=job.pk)
-    original = dispatcher._send_one
+    original = dispatcher.rows.claim
 
-    def steal_then_send(row, document):
-        OutgoingMail.objects.filter(pk=row.id).update(claimed_by="other-worker")
-        return original(row, document)
+    def claim_then_lose(*, limit):
+        rows = original(limit=limit)
+        OutgoingMail.objects.filter(pk__in=[row.id for row in rows]).update(
+            claimed_by="other-worker"
+        )
+        return rows
 
-    dispatcher._send_one = steal_then_send
+    dispatcher.rows.claim = claim_then_lose
     dispatcher.run()
     assert server.sink.deliveries == []
     assert _statuses(job) == [MailStatus.CLAIMED] * 2
@@ -245,3 +255,23 @@ def test_dispatch_pdf_invoices_stay_within_statement_budget_and_reuse_documents(
     second = dict(pdf_of(delivery) for delivery in server.sink.deliveries[40:])
     assert second == first
     assert StoredDocument.objects.count() == 40
+
+
+def test_dispatch_cancel_mid_group_fails_the_rows_not_sent(mass_settings, mass_server, monkeypatch):
+    """A cancel while a group is in hand: its unsent rows fail as cancelled, none stays queued."""
+    monkeypatch.setattr("massmail.jobstate.JOB_CHECK_EVERY", 0.0)
+    server = mass_server(tls="no", users={"kivi@acme.test": PASSWORD})
+    job = _job(server_card(server), count=5)
+    dispatcher = Dispatcher(job_id=job.pk)
+    original = dispatcher._send_one
+
+    def send_then_cancel(row, document):
+        outcome = original(row, document)
+        massmail_job_cancel(job=MassMailJob.objects.get(pk=job.pk))
+        return outcome
+
+    dispatcher._send_one = send_then_cancel
+    assert dispatcher.run() == Outcome.STOPPED
+    assert _statuses(job) == [MailStatus.FAILED] * 4 + [MailStatus.SENT]
+    job.refresh_from_db()
+    assert (job.status, job.sent_count, job.failed_count) == (JobStatus.CANCELLED, 1, 4)

@@ -51,21 +51,25 @@ def _status(row) -> str:
 
 
 def test_row_ledger_replays_the_sent_mark_when_the_database_is_back(ledger, monkeypatch):
-    """The server took the message while the database was down: the row ends `sent`."""
-    rows, (row, _other) = ledger
-    rows.transmitting_marker(row)()
+    """The server took the messages while the database was down: the rows end `sent`."""
+    rows, claimed = ledger
+    for row in rows.transmitting(claimed):
+        rows.at_data_marker(row)()
+        rows.sent(row)
     _updates_fail(monkeypatch, 2)
-    rows.sent(row)
-    assert _status(row) == MailStatus.SENT
+    rows.flush()
+    assert [_status(row) for row in claimed] == [MailStatus.SENT] * 2
 
 
 def test_row_ledger_leaves_transmitting_when_the_lease_runs_out(ledger, monkeypatch):
     """The database stays away past the lease: the error propagates, the reaper decides."""
     rows, (row, _other) = ledger
-    rows.transmitting_marker(row)()
+    rows.transmitting([row])
+    rows.at_data_marker(row)()
+    rows.sent(row)
     _updates_fail(monkeypatch, 1000)
     with pytest.raises(OperationalError):
-        rows.sent(row)
+        rows.flush()
     monkeypatch.undo()
     assert _status(row) == MailStatus.TRANSMITTING
 
@@ -75,7 +79,18 @@ def test_row_ledger_recover_puts_back_what_was_not_transmitted(ledger, monkeypat
     rows, (row, other) = ledger
     _updates_fail(monkeypatch, 1, after_write=True)
     with pytest.raises(OperationalError):
-        rows.transmitting_marker(row)()
+        rows.transmitting([row])
     assert _status(row) == MailStatus.TRANSMITTING
     assert rows.recover() == 2
     assert _status(row) == _status(other) == MailStatus.QUEUED
+
+
+def test_row_ledger_recover_keeps_a_row_given_to_data(ledger):
+    """Of a marked group, the row given to DATA without an answer stays for the reaper."""
+    rows, (row, other) = ledger
+    rows.transmitting([row, other])
+    rows.at_data_marker(row)()
+    assert rows.recover() == 1
+    rows.release([row, other])
+    assert _status(row) == MailStatus.TRANSMITTING
+    assert _status(other) == MailStatus.QUEUED
