@@ -6,9 +6,14 @@ import binascii
 import email.generator
 import email.message
 import email.policy
+import functools
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+# set_param()'s own formatter of a parameter (quoting, RFC 2231); not in email.message's API.
+from email.message import _formatparam  # type: ignore[attr-defined]
+from typing import Any
 
 from django.core.mail import EmailMessage, EmailMultiAlternatives, make_msgid
 
@@ -158,14 +163,24 @@ def attachment_part(attachment: EncodedAttachment) -> EncodedPart:
     this part carries lines encoded once, so building a message costs no encoding.
     """
     # The steps of EmailMessage.add_attachment() -> set_bytes_content() without the encoding.
+    # Each header is parsed by the policy once per process (a parsed header is immutable and
+    # goes into a message as it is); set_param("filename", replace=True) on "attachment" is
+    # "attachment; " and the parameter as the email package formats it (RFC 2231 when not
+    # ASCII), so that one parse makes the same header. CR or LF in a value is refused here.
     part = EncodedPart(attachment)
-    part["Content-Type"] = attachment.mimetype
+    part["Content-Type"] = _part_header("Content-Type", attachment.mimetype)
     part.set_payload(attachment.base64)
-    part["Content-Transfer-Encoding"] = "base64"
-    part["Content-Disposition"] = "attachment"
-    part.set_param("filename", attachment.filename, header="Content-Disposition", replace=True)
-    part["MIME-Version"] = "1.0"
+    part["Content-Transfer-Encoding"] = _part_header("Content-Transfer-Encoding", "base64")
+    disposition = f"attachment; {_formatparam('filename', attachment.filename)}"
+    part["Content-Disposition"] = _part_header("Content-Disposition", disposition)
+    part["MIME-Version"] = _part_header("MIME-Version", "1.0")
     return part
+
+
+@functools.lru_cache(maxsize=1024)
+def _part_header(name: str, value: str) -> Any:
+    """Return the header as policy.default parses it for a part (cached: parsing is slow)."""
+    return email.policy.default.header_store_parse(name, value)[1]
 
 
 def message_id_make(config: SenderConfig) -> str:
