@@ -11,9 +11,11 @@ import email.policy
 import re
 import time
 from collections.abc import Callable
+from io import StringIO
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from playwright.sync_api import expect
 
 from invoices.documents import DEFAULT_BODY_TEMPLATE, DEFAULT_SUBJECT_TEMPLATE
@@ -207,3 +209,37 @@ def test_job_page_pause_resume_cancel_in_chromium(
     page.get_by_role("link", name="My jobs").click()
     row = page.locator("tr", has=page.get_by_role("link", name=str(job.pk), exact=True))
     expect(row).to_contain_text("Cancelled")
+
+
+def test_letter_mass_mail_worker_delivers_to_each_own_customer_live(
+    chromium_page, live_server, workers, mass_settings, mass_server
+):
+    """A letter written on /personal/letters/ reaches each own customer once, live to finished."""
+    server = mass_server(users={"kivi@acme.test": PASSWORD})
+    card = server_card(server)
+    other = server_card(server, code="JAAN", email="jaan@acme.test")
+    for code in (card.code, other.code):
+        call_command("create_demo_customers", "--user", code, "--count", "4", stdout=StringIO())
+    workers.start(concurrency=1, overrides=worker_overrides(mass_settings))
+    page = chromium_page
+    log_in(page, live_server, card.user.username, "/personal/letters/")
+
+    page.get_by_label("Subject").fill("News for {customer}")
+    page.get_by_label("Body").fill("Dear {customer},\n\nnew prices.\n\n{sender}")
+    page.get_by_role("button", name="Send to all my customers").click()
+    page.wait_for_url(JOB_URL)
+    job = MassMailJob.objects.get()
+    assert (job.owner, job.document_kind, job.total) == (card, "letter", 4)
+    page.evaluate("window.sameDocument = true")
+    expect(page.locator('.job-progress [data-field="status"]')).to_have_text(
+        "Finished", timeout=60_000
+    )
+    assert page.evaluate("window.sameDocument") is True
+    assert _count(page, "sent") == 4 == len(server.sink.deliveries)
+    delivered = sorted(d.rcpt_tos[0] for d in server.sink.deliveries)
+    assert delivered == [f"customer{n}.kivi@example.test" for n in range(1, 5)]
+    assert all(subject.startswith("News for ") for subject in _subjects(server))
+    assert "{customer}" not in "".join(_subjects(server))
+
+    page.get_by_role("link", name="My letters").click()
+    expect(page.get_by_text("News for {customer}")).to_be_visible()
