@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.utils import translation
+from django.utils.translation import gettext
 from playwright.sync_api import expect
 
 from invoices.documents import DEFAULT_BODY_TEMPLATE, DEFAULT_SUBJECT_TEMPLATE
@@ -243,3 +245,31 @@ def test_letter_mass_mail_worker_delivers_to_each_own_customer_live(
 
     page.get_by_role("link", name="My letters").click()
     expect(page.get_by_text("News for {customer}")).to_be_visible()
+
+
+def test_job_page_in_estonian_stays_estonian_while_polling(
+    chromium_page, live_server, workers, mass_settings, mass_server
+):
+    """On an Estonian card the job page's status and controls stay Estonian after each poll."""
+    server = mass_server(users={"kivi@acme.test": PASSWORD})
+    card = server_card(server, mail_edit=False, language="et")
+    invoices = invoice_demo_create(owner_card=card, count=2, seed=34)
+    with translation.override("et"):
+        queued, cancelled, cancel = gettext("Queued"), gettext("Cancelled"), gettext("Cancel")
+    assert (queued, cancelled) != ("Queued", "Cancelled")
+    page = chromium_page
+    log_in(page, live_server, card.user.username, LIST)
+    for invoice in invoices:
+        page.check(f"#select-{invoice.pk}")
+    page.locator("button[form=mass-mail-form]").click()
+    page.wait_for_url(JOB_URL)
+    status = page.locator('.job-progress [data-field="status"]')
+    with page.expect_response(re.compile(r"/progress/$")):
+        pass
+    expect(status).to_have_text(queued)  # no worker runs: the job waits
+    page.get_by_role("button", name=cancel, exact=True).click()
+    expect(status).to_have_text(cancelled)
+    with page.expect_response(re.compile(r"/progress/$")):
+        pass
+    expect(status).to_have_text(cancelled)
+    assert page.locator("html").get_attribute("lang") == "et"
