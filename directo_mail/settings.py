@@ -277,6 +277,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "deliverability.inbound_mail_purge",
         "schedule": 6 * 3600,
     },
+    # Deletes stored invoice PDFs that no invoice's current content names (invoices.tasks).
+    "invoices-stored-documents-purge": {
+        "task": "invoices.stored_documents_purge",
+        "schedule": 24 * 3600,
+    },
 }
 
 # --- OAUTH365 ------------------------------------------------------------------------------

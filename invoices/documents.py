@@ -6,13 +6,13 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.html import escape, linebreaks
 from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from invoices.causes import InvoiceCause
-from invoices.models import StoredDocument
+from invoices.models import Invoice, StoredDocument
 from invoices.pdf import (
     date_format,
     invoice_pdf_key,
@@ -29,7 +29,7 @@ from massmail.documents import (
     TemplateProblem,
     template_problem,
 )
-from users.models import MailAsAttachment
+from users.models import MailAsAttachment, SystemSettings
 
 if TYPE_CHECKING:
     from decimal import Decimal
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from django.core.mail import EmailMultiAlternatives
     from django_stubs_ext import StrOrPromise
 
-    from invoices.models import Invoice, InvoiceAttachment
+    from invoices.models import InvoiceAttachment
     from mailer.config import SenderConfig
 
 #: The default templates, in English as stored on a job; an invoice's e-mail uses their
@@ -193,6 +193,40 @@ def stored_documents_render(
             )
     StoredDocument.objects.bulk_create(made.values(), ignore_conflicts=True)
     return made
+
+
+def stored_document_keys_needed(*, chunk_size: int = 2000) -> set[str]:
+    """Return the content key of every invoice's PDF as it would be rendered now.
+
+    That is every document a send can still ask for: a mass-mail job (queued, running or
+    paused) loads each invoice when it sends it and looks its PDF up by this very key.
+    """
+    company = SystemSettings.load().company_name
+    invoices = Invoice.objects.select_related("owner").prefetch_related("lines").order_by("pk")
+    return {
+        # seller_name() without reading the system settings again for each invoice.
+        invoice_pdf_key(
+            invoice=invoice, company=company or invoice.owner.name or invoice.owner.code
+        )
+        for invoice in invoices.iterator(chunk_size=chunk_size)
+    }
+
+
+def stored_documents_purge(*, batch_size: int = 1000) -> int:
+    """Delete the stored documents no invoice's current content key names; return how many.
+
+    Such a document belongs to an invoice as it was before an edit, to a deleted invoice, or
+    to an earlier RENDERER_VERSION (or font, or translation of the PDF's labels). A document
+    stored after the purge began is kept: a worker may have stored it for an invoice that was
+    edited meanwhile. Documents are a cache: one that is wanted again is rendered again.
+    """
+    started = timezone.now()
+    needed = stored_document_keys_needed()
+    candidates = StoredDocument.objects.filter(created_at__lt=started).order_by("pk")
+    stale = [pk for pk, key in candidates.values_list("pk", "key").iterator() if key not in needed]
+    for start in range(0, len(stale), batch_size):
+        StoredDocument.objects.filter(pk__in=stale[start : start + batch_size]).delete()
+    return len(stale)
 
 
 def invoice_document_get(*, invoice: Invoice, company: str | None = None) -> StoredDocument:
