@@ -24,7 +24,7 @@ lock:
 # The translation catalogs of every app (<app>/locale/): refresh them from the code and the
 # templates, then compile the .mo files (committed, so the image needs no gettext).
 # Name the apps (several people translate at once): make messages APPS="users events"
-ALL_APPS = directo_mail users events oauth365 mailer massmail invoices deliverability portal
+ALL_APPS = directo_mail users events oauth365 mailer massmail customers invoices letters deliverability portal
 messages:
 	@test -n "$(APPS)" || { echo 'name the apps: make messages APPS="users events" (all: APPS="$(ALL_APPS)")'; exit 2; }
 	bash -c '. bin/lib.sh && venv_ensure dev'

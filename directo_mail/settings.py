@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "oauth365",
     "mailer",
     "massmail",
+    "customers",
     "invoices",
     "letters",
     "deliverability",

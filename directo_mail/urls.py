@@ -23,6 +23,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("personal/invoices/", include("invoices.urls")),
     path("personal/letters/", include("letters.urls")),
+    path("personal/customers/", include("customers.urls")),
     path("personal/", include("portal.urls")),
     path("oauth365/", include("oauth365.urls")),
     path("deliverability/", include("deliverability.urls")),

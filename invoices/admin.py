@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import QuerySet
@@ -54,9 +55,43 @@ class InvoiceAttachmentInline(admin.TabularInline):
         return attachment.size
 
 
+class InvoiceAdminForm(forms.ModelForm):
+    """An invoice whose chosen customer fills in the name, address and language left empty."""
+
+    class Meta:
+        model = Invoice
+        # The admin's fieldsets add the other fields.
+        fields = ("customer", "customer_name", "customer_email", "language")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "customer_name" in self.fields:
+            # Empty is fine when a customer is chosen: clean() fills it in.
+            self.fields["customer_name"].required = False
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        customer = cleaned.get("customer")
+        if customer is not None:
+            if not (cleaned.get("customer_email") or "").strip():
+                cleaned["customer_email"] = customer.email
+                cleaned["language"] = customer.language
+            if not (cleaned.get("customer_name") or "").strip():
+                cleaned["customer_name"] = customer.name
+        if "customer_name" in self.fields and not (cleaned.get("customer_name") or "").strip():
+            self.add_error(
+                "customer_name", gettext("Enter the customer's name, or choose a customer.")
+            )
+        return cleaned
+
+
 @admin.register(Invoice)
 class InvoiceAdmin(admin.ModelAdmin):
+    form = InvoiceAdminForm
     actions = ("mass_mail",)
+    # Searches the customers by name, address and owner code (CustomerAdmin.search_fields);
+    # the invoice refuses another owner's customer (Invoice.clean).
+    autocomplete_fields = ("customer",)
     list_display = (
         "number",
         "owner",
@@ -79,7 +114,15 @@ class InvoiceAdmin(admin.ModelAdmin):
         (None, {"fields": ("number", "owner", "issue_date", "due_date", "currency")}),
         (
             _("Customer"),
-            {"fields": ("customer_name", "customer_email", "language", "email_problem")},
+            {
+                "fields": (
+                    "customer",
+                    "customer_name",
+                    "customer_email",
+                    "language",
+                    "email_problem",
+                )
+            },
         ),
         (_("Totals"), {"fields": ("subtotal", "vat", "total")}),
         (None, {"fields": ("notes", "created_at")}),

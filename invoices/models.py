@@ -12,6 +12,7 @@ from django.core.validators import validate_email
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from customers.models import Customer
 from events.errors import Param
 from invoices.causes import InvoiceCause
 from users.models import Language, UserCard
@@ -63,6 +64,20 @@ class Invoice(models.Model):
         verbose_name=_("owner"),
         help_text=_("The user whose mail settings send this invoice."),
     )
+    # PROTECT: a customer whom invoices name stays (its page refuses the delete and says why),
+    # so an invoice never silently loses its customer. The name, address and language below
+    # are the invoice's own copy, filled from the customer when chosen: what is mailed.
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="invoices",
+        verbose_name=_("customer"),
+        help_text=_(
+            "Choosing a customer fills in the name, e-mail address and language left empty."
+        ),
+    )
     customer_name = models.CharField(_("customer name"), max_length=200)
     # Deliberately not an EmailField: a bad address must reach the mass-mail job, which fails
     # that invoice alone with the cause (customer_email_problem) instead of refusing the row.
@@ -108,6 +123,16 @@ class Invoice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.number} {self.customer_name}"
+
+    def clean(self) -> None:
+        """Refuse a customer of another user: an invoice names its own owner's customer."""
+        super().clean()
+        if self.customer_id is None or self.owner_id is None:
+            return
+        if self.customer is not None and self.customer.owner_id != self.owner_id:
+            raise ValidationError(
+                {"customer": _("This customer belongs to another user; choose one of the owner's.")}
+            )
 
     def customer_email_cause(self) -> tuple[InvoiceCause, dict[str, Param]] | None:
         """Return why the customer's e-mail address is unusable and its parameters, or None."""

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from customers.services import customers_for_addresses
 from invoices.models import (
     DEFAULT_VAT_RATE,
     Invoice,
@@ -225,6 +226,13 @@ def invoice_demo_create(
         )
         lines_of.append(lines)
 
+    # Each address is one customer of the owner (found, else made), as a user would pick it.
+    customers = customers_for_addresses(
+        owner_card=owner_card,
+        wanted=((i.customer_name, i.customer_email, i.language) for i in invoices),
+    )
+    for invoice in invoices:
+        invoice.customer = customers.get(invoice.customer_email.lower())
     Invoice.objects.bulk_create(invoices, batch_size=_BULK_BATCH)
     all_lines, attachments = [], []
     for invoice, lines in zip(invoices, lines_of, strict=True):

@@ -13,8 +13,9 @@ from django.utils import translation
 from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
+from customers.models import AddressProblem, Customer
+from events.errors import Param
 from letters.causes import LetterCause
-from letters.models import Customer
 from mailer.messages import message_build
 from massmail.documents import (
     DocumentError,
@@ -86,10 +87,22 @@ def letter_template_check(template: str, *, field: str = "template") -> None:
     )
 
 
+#: The letters' cause of each problem of a customer's address.
+_RECIPIENT_CAUSES = {
+    AddressProblem.MISSING: LetterCause.RECIPIENT_MISSING,
+    AddressProblem.INVALID: LetterCause.RECIPIENT_INVALID,
+}
+
+
 def customer_recipient_error(customer: Customer) -> LetterRecipientError | None:
     """Return why the customer's address cannot be mailed to, or None when it can."""
-    problem = customer.email_cause()
-    return None if problem is None else LetterRecipientError(problem[0], params=problem[1])
+    problem = customer.email_problem()
+    if problem is None:
+        return None
+    params: dict[str, Param] = {"customer": customer.name}
+    if problem is AddressProblem.INVALID:
+        params["address"] = customer.email.strip()
+    return LetterRecipientError(_RECIPIENT_CAUSES[problem], params=params)
 
 
 def letter_placeholder_values(*, customer: Customer, company: str) -> dict[str, str]:

@@ -9,9 +9,9 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods
 
+from customers.models import Customer
 from letters.forms import LetterForm
 from letters.mailing import KIND, PLACEHOLDERS, letters_mass_mail_start
-from letters.models import Customer
 from massmail.conf import MassMailRefusedError
 from massmail.models import MassMailJob
 from users.models import UserCard

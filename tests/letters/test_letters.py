@@ -15,9 +15,9 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
 
+from customers.models import Customer
 from letters.causes import LetterCause
 from letters.mailing import letters_mass_mail_start
-from letters.models import Customer
 from massmail.conf import MassMailRefusedError
 from massmail.dispatch import Outcome, massmail_inline_run
 from massmail.models import JobStatus, MailStatus, MassMailJob, OutgoingMail

@@ -13,6 +13,7 @@ from django.db import transaction
 
 from users.models import MailSender, SslTls, SystemSettings, UserCard
 from users.services import usercard_account_get_or_create
+from users.signals import demo_cards_seeded
 
 ADMIN_USERNAME = "admin"
 DEMO_ADMIN_PASSWORD = "admin-demo"
@@ -100,6 +101,9 @@ class Command(BaseCommand):
                 card_lines = [self._card(d, user_password, reset_users) for d in DEMO_CARDS[:1]]
                 self._system_settings()
                 card_lines += [self._card(d, user_password, reset_users) for d in DEMO_CARDS[1:]]
+                codes = [demo.code for demo in DEMO_CARDS if demo.login]
+                cards = list(UserCard.objects.filter(code__in=codes).order_by("code"))
+                responses = demo_cards_seeded.send(sender=self.__class__, cards=cards)
         except ValidationError as exc:
             raise CommandError(f"Demo data is invalid: {'; '.join(exc.messages)}") from exc
         self.stdout.write(self.style.SUCCESS("Demo data is ready."))
@@ -107,6 +111,9 @@ class Command(BaseCommand):
         self.stdout.write("  Demo cards (users log in at /personal/user/):")
         for line in card_lines:
             self.stdout.write(f"    {line}")
+        for _receiver, extra in responses:
+            if extra:
+                self.stdout.write(f"  {extra}")
 
     def _passwords(self, options: dict[str, Any]) -> tuple[str, str]:
         admin_password = options["password"]

@@ -1,4 +1,4 @@
-"""Create demo customers of one user (for trying customer letters); existing ones stay."""
+"""Create demo customers of one user (for trying invoices and letters); existing ones stay."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from letters.services import customers_demo_create
+from customers.services import customers_demo_create
 from users.models import UserCard
 
 
