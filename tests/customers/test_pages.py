@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db.models import ProtectedError
 
@@ -168,3 +170,14 @@ def test_customer_page_in_estonian_and_linked_from_navigation_letters_invoices(c
     assert "Minu kliendid" in page and "Lisa klient" in page and "My customers" not in page
     for path in ("/personal/letters/", "/personal/invoices/", "/personal/user/"):
         assert f'href="{LIST}"' in client.get(path).content.decode(), path
+
+
+def test_customer_page_messages_are_a_live_region_around_a_real_list(client, kivi):
+    """The message after a change is announced (aria-live) and its items stay a list (axe)."""
+    page = client.post(
+        ADD, {"name": "Tamm OÜ", "email": "tamm@example.test", "language": "et"}, follow=True
+    ).content.decode()
+    region = page[page.index('<div role="status" aria-live="polite">') :]
+    region = region[: region.index("</div>")]
+    assert '<ul class="messages">' in region and "The customer Tamm OÜ was added." in region
+    assert not re.search(r"<ul[^>]*\brole=", page)
