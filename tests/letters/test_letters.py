@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 
 from customers.models import Customer
 from letters.causes import LetterCause
-from letters.mailing import letters_mass_mail_start
+from letters.mailing import customer_recipient_error, letters_mass_mail_start
 from massmail.conf import MassMailRefusedError
 from massmail.dispatch import Outcome, massmail_inline_run
 from massmail.models import JobStatus, MailStatus, MassMailJob, OutgoingMail
@@ -258,3 +258,27 @@ def test_letter_page_in_chromium_as_non_staff_user(chromium_page, live_server, m
     job = MassMailJob.objects.get()
     assert page.url.endswith(f"/mail/jobs/{job.pk}/")
     assert job.document_kind == "letter" and job.total == 3
+
+
+@pytest.mark.parametrize(
+    ("address", "cause", "params"),
+    [
+        ("  ", LetterCause.RECIPIENT_MISSING, {"customer": "Tamm OÜ"}),
+        (
+            "a@example.test; b@example.test",
+            LetterCause.RECIPIENT_INVALID,
+            {"customer": "Tamm OÜ", "address": "a@example.test; b@example.test"},
+        ),
+        ("tamm@example.test", None, None),
+    ],
+)
+def test_letter_recipient_error_names_the_customers_address_problem_with_letter_causes(
+    address, cause, params
+):
+    """The customers app's neutral address problem becomes the letters' own cause and text."""
+    problem = customer_recipient_error(Customer(name="Tamm OÜ", email=address))
+    if cause is None:
+        assert problem is None
+        return
+    assert (problem.cause, problem.params) == (cause, params)
+    assert "Tamm OÜ" in problem.user_message
