@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import binascii
 import email.generator
+import email.headerregistry
 import email.message
 import email.policy
 import functools
@@ -68,10 +69,11 @@ def attachment_base64(content: bytes, *, linesep: str = "\n") -> str:
     each); `linesep="\r\n"` ends them as they travel in SMTP, ready to be sent verbatim.
     """
     encoded = binascii.b2a_base64(content, newline=False).decode("ascii")
+    if not encoded:
+        return ""
     width = _BASE64_BYTES_PER_LINE // 3 * 4
-    return "".join(
-        encoded[start : start + width] + linesep for start in range(0, len(encoded), width)
-    )
+    lines = [encoded[start : start + width] for start in range(0, len(encoded), width)]
+    return linesep.join(lines) + linesep
 
 
 class EncodedPart(email.message.EmailMessage):
@@ -147,6 +149,51 @@ class _SplicingGenerator(email.generator.BytesGenerator):
             return boundary
         found: str = super()._make_boundary(text)  # type: ignore[misc]
         return found
+
+
+class _HeaderFactory(email.headerregistry.HeaderRegistry):
+    """policy.SMTP's header registry, minus work that is the same in every message.
+
+    The registry makes a new class for every header it parses, and the headers that repeat
+    from message to message (From, MIME-Version, a text part's Content-Type…) are parsed
+    anew each time. Here each class is made once, and a repeating header is parsed once per
+    process (a parsed header is immutable, so messages can share it): the same headers.
+    """
+
+    #: Headers whose values repeat over a job's messages (never the recipient, subject, date).
+    REPEATING = frozenset(
+        (
+            "from",
+            "reply-to",
+            "sender",
+            "mime-version",
+            "content-type",
+            "content-transfer-encoding",
+            "content-disposition",
+            "content-language",
+        )
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[type, type] = {}
+        self._parsed = functools.lru_cache(maxsize=1024)(super().__call__)
+
+    def __getitem__(self, name: str) -> type:
+        base = self.registry.get(name.lower(), self.default_class)
+        made = self._classes.get(base)
+        if made is None:
+            made = self._classes[base] = super().__getitem__(name)
+        return made
+
+    def __call__(self, name: str, value: Any) -> Any:
+        if isinstance(value, str) and name.lower() in self.REPEATING:
+            return self._parsed(name, value)
+        return super().__call__(name, value)
+
+
+#: policy.SMTP (CRLF, RFC 2047/2231 encoding, folding) with the header factory above.
+SMTP_POLICY = email.policy.SMTP.clone(header_factory=_HeaderFactory())
 
 
 def message_bytes(built: email.message.Message) -> bytes:
@@ -276,7 +323,7 @@ def message_envelope(message: EmailMessage, config: SenderConfig) -> tuple[str, 
     CRLF, encoded words, folding); a pre-encoded attachment's stored lines go in verbatim.
     """
     message_check(message)
-    built = message.message(policy=email.policy.SMTP)  # adds a Message-ID when none is set
+    built = message.message(policy=SMTP_POLICY)  # adds a Message-ID when none is set
     return (
         envelope_sender(config, message_id=str(built["Message-ID"] or "")),
         message.recipients(),

@@ -227,3 +227,33 @@ def test_encoded_part_changed_payload_is_written_by_the_email_package():
     raw = message_envelope(message, config)[2]
     [parsed] = email.message_from_bytes(raw, policy=email.policy.default).iter_attachments()
     assert parsed.get_content() == b"new"
+
+
+def test_message_envelope_repeated_headers_shared_each_message_its_own():
+    """Headers parsed once and shared (From, types) leave each message its own To and Subject."""
+    card = UserCardFactory(name="Kadri Kõiv", email="kadri@acme.test")
+    config = _config(card)
+    raws = [
+        message_envelope(
+            message_build(
+                config=config,
+                to=[f"c{n}@example.test"],
+                subject=f"Arve {n}: žūrija",
+                body=f"Tere {n}",
+                html=f"<p>Tere {n}</p>",
+                message_id=f"<m{n}@acme.test>",
+            ),
+            config,
+        )[2]
+        for n in range(3)
+    ]
+    for n, raw in enumerate(raws):
+        parsed = email.message_from_bytes(raw, policy=email.policy.default)
+        assert (parsed["To"], parsed["Subject"], parsed["Message-ID"]) == (
+            f"c{n}@example.test",
+            f"Arve {n}: žūrija",
+            f"<m{n}@acme.test>",
+        )
+        assert parsed["From"] == config.from_email
+        assert parsed.get_body(("plain",)).get_content().rstrip() == f"Tere {n}"
+        assert parsed.get_body(("html",)).get_content().rstrip() == f"<p>Tere {n}</p>"
