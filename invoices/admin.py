@@ -8,12 +8,14 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.db.models import QuerySet
-from django.forms import BaseInlineFormSet, ModelForm
+from django.contrib.admin.widgets import AutocompleteSelect
+from django.db.models import ForeignKey, QuerySet
+from django.forms import BaseInlineFormSet, ModelChoiceField, ModelForm
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.http import urlencode
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -53,6 +55,20 @@ class InvoiceAttachmentInline(admin.TabularInline):
     @admin.display(description=_("size (bytes)"))
     def size(self, attachment: InvoiceAttachment) -> int:
         return attachment.size
+
+
+class OwnerCustomerSelect(AutocompleteSelect):
+    """The customer autocomplete of an invoice that has an owner: that owner's customers only.
+
+    The owner goes along in the autocomplete URL; CustomerAdmin.get_search_results reads it.
+    """
+
+    def __init__(self, *args: Any, owner_id: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.owner_id = owner_id
+
+    def get_url(self) -> str:
+        return f"{super().get_url()}?{urlencode({'owner': self.owner_id})}"
 
 
 class InvoiceAdminForm(forms.ModelForm):
@@ -130,6 +146,23 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Invoice]:
         return super().get_queryset(request).select_related("owner")
+
+    def formfield_for_foreignkey(
+        self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any
+    ) -> ModelChoiceField | None:
+        # A saved invoice offers its owner's customers; a new one any (Invoice.clean checks).
+        object_id = (
+            request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+        )
+        if db_field.name == "customer" and object_id and str(object_id).isdigit():
+            owner_id = (
+                Invoice.objects.filter(pk=object_id).values_list("owner_id", flat=True).first()
+            )
+            if owner_id is not None:
+                kwargs["widget"] = OwnerCustomerSelect(
+                    db_field, self.admin_site, owner_id=owner_id, using=kwargs.get("using")
+                )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     @admin.display(description=_("e-mail ok"), boolean=True)
     def email_ok(self, invoice: Invoice) -> bool:

@@ -112,6 +112,25 @@ def test_invoice_admin_customer_autocomplete_searches_customers(admin_client_log
     assert [result["text"] for result in found["results"]] == ["Tamm OÜ <tamm@example.test>"]
 
 
+def test_invoice_admin_autocomplete_of_saved_invoice_offers_its_owners_customers_only(
+    admin_client_logged_in,
+):
+    """A saved invoice's customer autocomplete carries its owner and finds only their customers."""
+    card, other = UserCardFactory(code="KIVI"), UserCardFactory(code="MARI")
+    Customer.objects.create(owner=card, name="Tamm Tartu", email="tartu@example.test")
+    Customer.objects.create(owner=other, name="Tamm Riga", email="riga@example.test")
+    invoice = InvoiceFactory(owner=card)
+    page = admin_client_logged_in.get(f"/admin/invoices/invoice/{invoice.pk}/change/")
+    assert f'data-ajax--url="/admin/autocomplete/?owner={card.pk}"' in page.content.decode()
+    query = {"app_label": "invoices", "model_name": "invoice", "field_name": "customer"}
+    found = admin_client_logged_in.get(
+        "/admin/autocomplete/", {**query, "term": "tamm", "owner": card.pk}
+    ).json()
+    assert [result["text"] for result in found["results"]] == ["Tamm Tartu <tartu@example.test>"]
+    everyone = admin_client_logged_in.get("/admin/autocomplete/", {**query, "term": "tamm"})
+    assert len(everyone.json()["results"]) == 2
+
+
 def test_invoice_model_refuses_other_owners_customer():
     """Invoice.clean names the customer field when the customer is another user's."""
     customer = Customer.objects.create(
