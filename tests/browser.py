@@ -47,3 +47,43 @@ def chromium_context(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 def chromium_page(chromium_context: Any) -> Any:
     """Return a new page in the Chromium context."""
     return chromium_context.new_page()
+
+
+#: The axe-core impacts a page must not have (axe's others: minor, moderate).
+AXE_BLOCKING = ("serious", "critical")
+
+
+def axe_serious(page: Any) -> list[str]:
+    """Return the page's serious and critical axe-core violations, one readable line each.
+
+    Each line names the rule, its impact, what it asks and the CSS selectors of the failing
+    nodes, so that a failed assertion says where to look. axe-core comes bundled with
+    axe-playwright-python and is injected into the page (nothing is downloaded).
+    """
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [
+        f"{violation['id']} ({violation['impact']}): {violation['help']} at "
+        + "; ".join(" ".join(map(str, node["target"])) for node in violation["nodes"])
+        for violation in results.response["violations"]
+        if violation["impact"] in AXE_BLOCKING
+    ]
+
+
+#: True when the focused element matches the selector given as the argument.
+_FOCUSED = "selector => Boolean(document.activeElement && document.activeElement.matches(selector))"
+
+
+def tab_to(page: Any, selector: str, *, limit: int = 80) -> None:
+    """Press Tab until the element matching `selector` has the focus; fail when it never does.
+
+    Reaching a control this way proves it is in the page's tab order (not only focusable by a
+    script), in the order a keyboard user meets it.
+    """
+    for _ in range(limit):
+        if page.evaluate(_FOCUSED, selector):
+            return
+        page.keyboard.press("Tab")
+    if not page.evaluate(_FOCUSED, selector):
+        raise AssertionError(f"{limit} presses of Tab never reached {selector}")

@@ -12,11 +12,19 @@ from django.urls import reverse
 from invoices.causes import InvoiceCause
 from massmail.dispatch import Outcome, massmail_inline_run
 from massmail.models import MailStatus, MassMailJob, OutgoingMail
-from tests.factories import SERVER_CARD_PASSWORD, InvoiceFactory, UserCardFactory, server_card
+from tests.browser import tab_to
+from tests.factories import (
+    SERVER_CARD_PASSWORD,
+    InvoiceFactory,
+    SmtpCardFactory,
+    UserCardFactory,
+    server_card,
+)
 from tests.massmail.conftest import PASSWORD as MASS_PASSWORD
 from tests.massmail.conftest import mass_server, mass_settings, redis_url  # noqa: F401
 from tests.massmail.conftest import server_card as mass_server_card
 from tests.users.test_browser import PASSWORD as LOGIN_PASSWORD
+from tests.users.test_browser import log_in
 
 pytestmark = pytest.mark.django_db
 
@@ -202,3 +210,31 @@ def test_invoice_send_one_in_chromium_as_non_staff_user(chromium_page, live_serv
     assert page.locator(f"#invoice-{invoice.pk} .mail-status-sent").count() == 1
     [delivery] = server.sink.deliveries
     assert _parsed(delivery)["Subject"] == "Browser bill B-1"
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_invoices_mass_mail_with_the_keyboard_only(chromium_page, live_server, mass_settings):  # noqa: F811
+    """Tab and Space select two invoices; Enter starts the mass mailing via the template step."""
+    card = SmtpCardFactory(code="MARI", mail_edit=True)
+    first, _skipped, third = (InvoiceFactory(owner=card, number=f"K-{n}") for n in range(3))
+    page = chromium_page
+    log_in(page, live_server, "MARI", LIST)
+    for invoice in (first, third):
+        tab_to(page, f"#select-{invoice.pk}")
+        page.keyboard.press("Space")
+    assert page.is_checked(f"#select-{first.pk}") and page.is_checked(f"#select-{third.pk}")
+    tab_to(page, "button[form=mass-mail-form]")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    tab_to(page, "#id_subject_template")
+    page.keyboard.press("End")
+    page.keyboard.type(" (keyboard)")
+    tab_to(page, "main form button[type=submit]")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/mail/jobs/\d+/$"))
+    job = MassMailJob.objects.get()
+    assert job.owner == card and job.total == 2
+    assert job.subject_template.endswith(" (keyboard)")
+    assert set(OutgoingMail.objects.values_list("document_id", flat=True)) == {first.pk, third.pk}

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser import tab_to
 from tests.factories import (
     SERVER_CARD_PASSWORD,
     InvoiceFactory,
@@ -93,12 +94,11 @@ def test_card_page_is_keyboard_usable(chromium_page, live_server):
     UserCardFactory(code="MARI")
     page = chromium_page
     log_in(page, live_server, "MARI", URL)
-    page.focus("#id_mail_sender")
+    tab_to(page, "#id_mail_sender")
     page.keyboard.press("ArrowDown")
     assert page.input_value("#id_mail_sender") == "smtp"
     assert visible_modes(page) == ["smtp"]
-    summary = page.locator("details[data-provider=google] summary")
-    summary.focus()
+    tab_to(page, "details[data-provider=google] summary")
     page.keyboard.press("Enter")
     assert page.locator("details[data-provider=google]").get_attribute("open") is not None
     assert page.get_by_text("16-character code").is_visible()
@@ -106,6 +106,36 @@ def test_card_page_is_keyboard_usable(chromium_page, live_server):
     page.focus("header .site-user")
     page.keyboard.press("Enter")
     page.wait_for_url(f"{live_server.url}{URL}")
+
+
+def test_card_page_smtp_set_up_and_saved_with_the_keyboard_only(chromium_page, live_server):
+    """Tab, arrow keys, typing and Space alone choose SMTP, fill the server and save the card."""
+    card = UserCardFactory(code="MARI")
+    page = chromium_page
+    log_in(page, live_server, "MARI", URL)
+    tab_to(page, "#id_mail_sender")
+    page.keyboard.press("ArrowDown")
+    tab_to(page, "#id_mail_server")
+    page.keyboard.type("smtp.zone.eu:465")
+    tab_to(page, "#id_ssl_tls")
+    for _ in range(4):
+        if page.input_value("#id_ssl_tls") == "ssl":
+            break
+        page.keyboard.press("ArrowDown")
+    assert page.input_value("#id_ssl_tls") == "ssl"
+    tab_to(page, "#id_smtp_username")
+    page.keyboard.type("mari@acme.test")
+    tab_to(page, "#id_smtp_password")
+    page.keyboard.type("typed-secret-1")
+    tab_to(page, "button[type=submit].button-primary")
+    with page.expect_navigation():
+        page.keyboard.press("Space")
+    assert "have been saved" in page.locator(".messages").inner_text()
+    card.refresh_from_db()
+    assert (card.mail_sender, card.mail_server, card.ssl_tls) == ("smtp", "smtp.zone.eu:465", "ssl")
+    assert (
+        card.smtp_username == "mari@acme.test" and card.smtp_password.reveal() == "typed-secret-1"
+    )
 
 
 def test_mode_explanations_switch_in_estonian(chromium_page, live_server):
