@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -13,7 +15,7 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
 from massmail.conf import MassMailRefusedError
-from massmail.documents import document_kinds
+from massmail.documents import document_kind_get, document_kinds
 from massmail.jobs import (
     massmail_job_cancel,
     massmail_job_pause,
@@ -22,6 +24,9 @@ from massmail.jobs import (
     massmail_job_rows,
 )
 from massmail.models import MailStatus, MassMailJob, status_reason_text
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 ROWS_PER_PAGE = 100
 VIEW_JOBS = "massmail.view_massmailjob"
@@ -43,6 +48,14 @@ def _job_get(request: HttpRequest, job_id: int) -> MassMailJob:
     return job
 
 
+def _kind_label(job: MassMailJob) -> StrOrPromise:
+    """Return what the pages call the job's kind; a kind no longer registered, its stored name."""
+    try:
+        return document_kind_get(job.document_kind).verbose_name_plural
+    except LookupError:
+        return job.document_kind
+
+
 @login_required
 @require_GET
 def job_list(request: HttpRequest) -> HttpResponse:
@@ -51,16 +64,13 @@ def job_list(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm(VIEW_JOBS):
         visible = visible.filter(owner__user_id=int(request.user.pk or 0))
     jobs = list(visible[:200])
-    kinds = document_kinds()
-    labels = {kind.name: kind.verbose_name_plural for kind in kinds}
     context = {
         "jobs": jobs,
-        # A job of a kind no longer registered shows its stored name.
-        "rows": [(job, labels.get(job.document_kind, job.document_kind)) for job in jobs],
+        "rows": [(job, _kind_label(job)) for job in jobs],
         # Each kind names the page where a mailing of it starts; massmail imports none of them.
         "starts": [
             (kind.verbose_name_plural, reverse(kind.start_url_name))
-            for kind in kinds
+            for kind in document_kinds()
             if kind.start_url_name
         ],
     }
@@ -80,6 +90,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     )
     context = {
         "job": job,
+        "kind_label": _kind_label(job),
         "progress": massmail_job_progress(job=job),
         "page": page,
         "status_filter": status,

@@ -43,7 +43,7 @@ def test_job_page_speaks_browser_language(client, job, language):
     assert response.status_code == 200
     body = response.content.decode()
     title, pause, queued, cause = PAGE[language]
-    assert f"<h1>{title} {job.pk} · KIVI</h1>" in body
+    assert f'<h1 id="job-title">{title} {job.pk} · KIVI</h1>' in body
     assert f">{pause}</button>" in body
     assert f'<strong data-field="status">{queued}</strong>' in body
     assert cause in body and "broken@" in body

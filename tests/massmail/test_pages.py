@@ -141,3 +141,23 @@ def test_job_list_shows_each_jobs_kind_in_the_readers_language(client):
     body = client.get(reverse("massmail:jobs"), headers={"accept-language": "et"}).content.decode()
     assert '<td data-kind="invoice">Arved</td>' in body
     assert '<td data-kind="letter">Kirjad</td>' in body
+
+
+def test_job_page_names_its_kind_and_announces_why_it_stopped(client):
+    """A letter job's page says Letters, its bar is named by its title, its reason is live."""
+    card = UserCardFactory(code="MARI")
+    job = MassMailJob.objects.create(
+        owner=card,
+        document_kind="letter",
+        status=JobStatus.PAUSED,
+        status_reason="Paused by the user.",
+        total=1,
+    )
+    client.force_login(card.user)
+    body = client.get(reverse("massmail:job", args=[job.pk])).content.decode()
+    assert "<h2>Letters</h2>" in body and "<h2>Invoices</h2>" not in body
+    # The progress bar is named by the job's title, not by a kind of document.
+    assert '<h1 id="job-title">' in body and 'aria-labelledby="job-title"' in body
+    reason = body[body.index('<p class="job-reason"') :]
+    assert 'aria-live="polite"' in reason[: reason.index(">")]
+    assert "Paused by the user." in reason[: reason.index("</p>")]
