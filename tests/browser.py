@@ -53,21 +53,25 @@ def chromium_page(chromium_context: Any) -> Any:
 AXE_BLOCKING = ("serious", "critical")
 
 
-def axe_serious(page: Any) -> list[str]:
+def axe_serious(page: Any, *, undecided: bool = False) -> list[str]:
     """Return the page's serious and critical axe-core violations, one readable line each.
 
     Each line names the rule, its impact, what it asks and the CSS selectors of the failing
-    nodes, so that a failed assertion says where to look. axe-core comes bundled with
-    axe-playwright-python and is injected into the page (nothing is downloaded).
+    nodes, so that a failed assertion says where to look. With `undecided`, the serious checks
+    axe could not decide count too (e.g. the contrast of a button it cannot place because it
+    overlaps its cell). axe-core comes bundled with axe-playwright-python and is injected into
+    the page (nothing is downloaded).
     """
     from axe_playwright_python.sync_playwright import Axe
 
-    results = Axe().run(page)
+    kinds = ["violations", "incomplete"] if undecided else ["violations"]
+    response = Axe().run(page, options={"resultTypes": kinds}).response
     return [
-        f"{violation['id']} ({violation['impact']}): {violation['help']} at "
-        + "; ".join(" ".join(map(str, node["target"])) for node in violation["nodes"])
-        for violation in results.response["violations"]
-        if violation["impact"] in AXE_BLOCKING
+        f"{kind} {result['id']} ({result['impact']}): {result['help']} at "
+        + "; ".join(" ".join(map(str, node["target"])) for node in result["nodes"])
+        for kind in kinds
+        for result in response[kind]
+        if result["impact"] in AXE_BLOCKING
     ]
 
 

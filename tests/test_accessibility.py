@@ -12,7 +12,10 @@ import re
 import pytest
 
 from customers.models import Customer
+from events.models import EventKind
+from events.services import event_record
 from invoices.causes import InvoiceCause
+from mailer.causes import MailCause
 from massmail.models import JobStatus, MailStatus, MassMailJob, OutgoingMail
 from tests.browser import axe_serious
 from tests.factories import InvoiceFactory, SmtpCardFactory
@@ -26,6 +29,7 @@ INVOICES = "/personal/invoices/"
 LETTERS = "/personal/letters/"
 JOBS = "/mail/jobs/"
 CUSTOMERS = "/personal/customers/"
+EVENTS = "/deliverability/events/"
 
 
 def _end_user(**values):
@@ -153,7 +157,8 @@ def test_invoice_page_has_no_serious_axe_violation(chromium_page, live_server, m
     page = chromium_page
     log_in(page, live_server, "MARI", INVOICES)
     assert page.locator(".mail-status-failed").count() == 1
-    assert axe_serious(page) == []
+    # Undecided too: a Send button in an inline form overlapped its cell and hid its contrast.
+    assert axe_serious(page, undecided=True) == []
 
 
 def test_invoice_draft_and_mass_mail_step_have_no_serious_axe_violation(chromium_page, live_server):
@@ -202,6 +207,25 @@ def test_job_pages_have_no_serious_axe_violation(chromium_page, live_server):
         assert axe_serious(page) == [], job.status
 
 
+def test_mail_events_page_has_no_serious_axe_violation(chromium_page, live_server):
+    """My mail events with a long failure passes axe, its contrast decided for every cell."""
+    card = _end_user()
+    params = {"host": "smtp.very-long-provider-name.example.test", "port": 587}
+    event_record(
+        card=card,
+        kind=EventKind.SEND_FAILED,
+        cause=MailCause.CONNECTION_REFUSED,
+        message=MailCause.CONNECTION_REFUSED.render(params),
+        params=params,
+        recipient="a-rather-long-customer-address@accounts.example.test",
+        message_id="<20261201094500.1234567890.abcdefghijklmnop@directo-mail.example.test>",
+    )
+    page = chromium_page
+    log_in(page, live_server, "MARI", EVENTS)
+    assert page.locator(".events-table .event").count() == 1
+    assert axe_serious(page, undecided=True) == []
+
+
 def test_customer_pages_have_no_serious_axe_violation(chromium_page, live_server):
     """My customers, its add form with an error, the edit form and the delete question pass axe."""
     card = _end_user()
@@ -229,4 +253,4 @@ def test_axe_serious_reports_rule_impact_and_target(chromium_page, live_server):
         '<body><main><input id="nameless"></main></body></html>'
     )
     [line] = axe_serious(page)
-    assert line.startswith("label (critical):") and "#nameless" in line
+    assert line.startswith("violations label (critical):") and "#nameless" in line
