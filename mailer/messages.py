@@ -104,16 +104,15 @@ class EncodedPart(email.message.EmailMessage):
 
         Exactly what the email generator writes for the payload, without splitting it into
         lines: the lines are only re-ended when they were stored with other line ends. None when
-        the payload is no longer the stored lines (someone set another) or mixes line ends.
+        the payload is no longer the stored lines (someone set another).
         """
         text = self.encoded.base64
         # set_payload() keeps the very str it is given: another object means another payload.
         if self._payload is not text:  # type: ignore[attr-defined]
             return None
-        newlines, returns = text.count("\n"), text.count("\r")
-        if returns and (returns != newlines or text.count("\r\n") != newlines):
-            return None
-        stored = "\r\n" if returns else "\n"
+        # The lines are attachment_base64's: all CRLF-ended (stored now) or all LF (earlier).
+        # A copy that mixed them would still travel right: the transport ends lines in CRLF.
+        stored = "\r\n" if "\r" in text else "\n"
         if stored != linesep:
             text = text.replace(stored, linesep)
         return text.encode("ascii")

@@ -23,6 +23,16 @@ _LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
 _UNSAFE_ADDRESS = re.compile(r"[\r\n\x00<>\s]")
 
 
+def _leading_dot(message: bytes) -> bool:
+    """Return whether a line starts with a dot (dots are few: base64 has none), dot by dot."""
+    dot = message.find(b".")
+    while dot != -1:
+        if dot == 0 or message[dot - 1] == 0x0A:
+            return True
+        dot = message.find(b".", dot + 1)
+    return False
+
+
 def data_payload(message: bytes) -> bytes:
     """Return the DATA payload: CRLF line ends, leading dots doubled, the final "." line.
 
@@ -33,11 +43,7 @@ def data_payload(message: bytes) -> bytes:
     newlines = message.count(b"\n")
     if newlines != message.count(b"\r\n") or newlines != message.count(b"\r"):
         message = _EOLS.sub(_CRLF, message)
-    payload = (
-        _LEADING_DOT.sub(b"..", message)
-        if message.startswith(b".") or b"\n." in message
-        else message
-    )
+    payload = _LEADING_DOT.sub(b"..", message) if _leading_dot(message) else message
     if not payload.endswith(_CRLF):
         payload += _CRLF
     return payload + b"." + _CRLF
