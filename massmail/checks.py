@@ -39,12 +39,15 @@ def massmail_timing_check(app_configs: Any = None, **kwargs: Any) -> list[Error]
     if broker.startswith(_VISIBILITY_BROKERS):
         options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}) or {}
         visibility = float(options.get("visibility_timeout", 3600))  # kombu's Redis default
-        if visibility <= conf.time_limit:
+        # A dispatch task waiting for its provider's allowance is queued with a countdown of
+        # up to MAILER_MAX_INLINE_WAIT, held unacknowledged by a worker until then.
+        if visibility <= conf.time_limit + conf.inline_wait:
             errors.append(
                 Error(
                     f"The broker's visibility_timeout ({visibility:g} s) must be longer than "
-                    f"MAILER_DISPATCH_TIME_LIMIT ({conf.time_limit:g} s): otherwise a running "
-                    "dispatch task is handed to a second worker.",
+                    f"MAILER_DISPATCH_TIME_LIMIT ({conf.time_limit:g} s) plus "
+                    f"MAILER_MAX_INLINE_WAIT ({conf.inline_wait:g} s): otherwise a running or "
+                    "waiting dispatch task is handed to a second worker.",
                     hint="Raise CELERY_BROKER_TRANSPORT_OPTIONS['visibility_timeout'].",
                     id="massmail.E003",
                 )

@@ -36,7 +36,11 @@ from mailer.services import mail_transport_get, sender_config_get
 from massmail.causes import MassMailCause
 from massmail.conf import mass_mail_refusal, massmail_settings
 from massmail.documents import DocumentError, DocumentKind, document_kind_get
-from massmail.jobs import massmail_cancelled_rows_settle, massmail_job_finish_if_done
+from massmail.jobs import (
+    massmail_cancelled_rows_settle,
+    massmail_dispatch_fill,
+    massmail_job_finish_if_done,
+)
 from massmail.jobstate import JobWatch, job_pause, job_start, job_wait_note
 from massmail.limits import SenderLimiter, limit_store
 from massmail.models import JobStatus, MailStatus, MassMailJob
@@ -69,6 +73,8 @@ class Outcome(StrEnum):
     FINISHED = "finished"  # the job has no pending row left
     IDLE = "idle"  # nothing due now (future retries, or rows in other workers' hands)
     BUDGET = "budget"  # the time budget is spent and work is left: queue the next run
+    SLICE = "slice"  # other dispatch tasks wait for a pool process: queue the next run behind
+    RATE_WAIT = "rate_wait"  # the provider's allowance comes in `resume_in` s: queue for then
     STOPPED = "stopped"  # the job is paused, cancelled or gone
     PAUSED = "paused"  # this run paused the job (authentication, settings)
     NO_SLOT = "no_slot"  # every connection of the mailbox is in use by other workers
@@ -97,6 +103,10 @@ class Dispatcher:
         self.rows = RowLedger(job_id=job_id, worker=self.worker, lease=self.conf.lease)
         self.watch = JobWatch(job_id=job_id)
         self.sent = 0
+        #: Messages this run tried (sent or not): a run hands its process back only after one.
+        self.attempted = 0
+        #: After RATE_WAIT: the seconds until the provider allows the next message.
+        self.resume_in = 0.0
         self.job: MassMailJob
         self.config: SenderConfig
         self.documents: DocumentKind
@@ -149,14 +159,24 @@ class Dispatcher:
 
     def _loop(self) -> Outcome:
         batch_size = self.pacer.batch_size()
+        filled = False
         while True:
             if self.pacer.budget_spent():
                 return Outcome.BUDGET
             if stop_requested():
                 return Outcome.SHUTDOWN
+            if self.pacer.hand_back(progressed=bool(self.attempted)):
+                return Outcome.SLICE
             self.pacer.keepalive()
             try:
-                batch = self.rows.claim(limit=batch_size)
+                # While other runs wait for a process, this one claims only what it may send.
+                waiting = self.pacer.others_waiting()
+                batch = self.rows.claim(
+                    limit=min(batch_size, self.conf.transmit_group) if waiting else batch_size
+                )
+                if batch and not filled:
+                    filled = True
+                    massmail_dispatch_fill(job_id=self.job_id)
                 outcome = self._send_batch(batch) if batch else self._when_nothing_claimed()
             except DATABASE_ERRORS as exc:
                 outcome = self._database_outage(exc)
@@ -243,9 +263,12 @@ class Dispatcher:
             return Outcome.SHUTDOWN
         if not self.watch.running():
             return Outcome.STOPPED
+        if self.pacer.hand_back(progressed=bool(self.attempted)):
+            return Outcome.SLICE
         return None
 
     def _send_one(self, row: ClaimedRow, document: Any) -> Outcome | None:
+        self.attempted += 1
         try:
             message = self.documents.message_build(
                 document,
@@ -257,16 +280,23 @@ class Dispatcher:
             envelope_from, recipients, raw = message_envelope(message, self.config)
         except UserFacingError as exc:
             return self._settle(row, exc, stage=Stage.BUILD)
+        try:
+            # Connected before the allowance is taken: the provider counts the message when it
+            # arrives, so no handshake may come between the grant and the MAIL command.
+            if self.transport is None:
+                self.transport = mail_transport_get(config=self.config)
+            self.transport.open()
+        except UserFacingError as exc:
+            return self._settle(row, exc, stage=Stage.SEND)
         hold = self.pacer.rate_take()
         if hold is not None:
             self.rows.release([row])
             if hold.sender_pause:
                 job_wait_note(job_id=self.job_id, seconds=hold.sender_pause)
                 return Outcome.SENDER_PAUSED
-            return Outcome.BUDGET
+            self.resume_in = hold.countdown
+            return Outcome.RATE_WAIT
         try:
-            if self.transport is None:
-                self.transport = mail_transport_get(config=self.config)
             before_data = self.rows.at_data_marker(row)
             self.transport.send(envelope_from, recipients, raw, before_data=before_data)
         except UserFacingError as exc:
@@ -321,7 +351,8 @@ class Dispatcher:
 
 
 def massmail_dispatch_run(*, job_id: int, budget: float | None = None) -> Outcome:
-    """Send a job's due rows in this process until done, idle, stopped or out of budget."""
+    """Send a job's due rows in this process until done, idle, stopped, out of budget or
+    handing the process back to another job."""
     return Dispatcher(job_id=job_id, budget=budget).run()
 
 
@@ -329,10 +360,13 @@ def massmail_inline_run(*, job_id: int, timeout: float | None = None) -> Outcome
     """Dispatch a whole job in this process (development, small jobs); no worker needed."""
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        outcome = massmail_dispatch_run(job_id=job_id)
+        dispatcher = Dispatcher(job_id=job_id)
+        outcome = dispatcher.run()
         if outcome in (Outcome.FINISHED, Outcome.STOPPED, Outcome.PAUSED):
             return outcome
         if deadline is not None and time.monotonic() > deadline:
             return outcome
-        if outcome != Outcome.BUDGET:
+        if outcome is Outcome.RATE_WAIT:
+            time.sleep(dispatcher.resume_in)
+        elif outcome not in (Outcome.BUDGET, Outcome.SLICE):
             time.sleep(0.5)

@@ -1,8 +1,14 @@
-"""Pacing one dispatch run: its time budget, the mailbox's connection slot and message rate.
+"""Pacing one dispatch run: its time budget, its slice, the mailbox's connection slot and rate.
 
 The limits live in the shared limit store (massmail.limits), so every worker sending as one
-mailbox stays within its provider's limits together. A run waits inline only for short waits;
-a long one pauses the mailbox and ends the run.
+mailbox stays within its provider's limits together. A run waits inline only for a moment
+(half a slice); a longer rate wait ends the run, whose task is queued again for when the
+allowance comes, and a very long one pauses the mailbox.
+
+Pool processes are shared round-robin: once a run has sent for a slice
+(`MAILER_DISPATCH_SLICE_SECONDS`) and another dispatch task waits for a process, the run hands
+its process back (its task is queued again at the back); a job that has not sent yet gets a
+process after the running ones' next message.
 """
 
 from __future__ import annotations
@@ -13,21 +19,31 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from massmail.conf import MassMailSettings
-from massmail.limits import LimitStore, SenderLimiter
+from massmail.limits import (
+    FRESH_KEY,
+    QUEUED_TTL,
+    WAITING_KEY,
+    LimitStore,
+    SenderLimiter,
+    job_registry_key,
+)
 
 #: Slots of the job's dispatcher registry (the tick counts them); not a limit.
 _REGISTRY_SIZE = 10_000
+#: Seconds between looks at the tasks waiting for a pool process.
+HAND_BACK_LOOK = 0.05
 
 
 @dataclass(frozen=True)
 class RateHold:
     """The next message's allowance is too far off for this run to wait for it.
 
-    `sender_pause` > 0: the mailbox is paused that long (every worker waits); 0: this run's
-    budget ends before the allowance comes.
+    `sender_pause` > 0: the mailbox is paused that long (every worker waits); else the
+    allowance comes in `countdown` seconds, and the next run then.
     """
 
     sender_pause: float = 0.0
+    countdown: float = 0.0
 
 
 class Pacer:
@@ -50,8 +66,9 @@ class Pacer:
         self.started = time.monotonic()
         self.limiter = limiter
         self.store = store
-        self.registry_key = f"massmail:job:{job_id}:dispatchers"
+        self.registry_key = job_registry_key(job_id)
         self.on_slot_lost = on_slot_lost
+        self._next_look = 0.0
 
     # -- the clock --------------------------------------------------------------------------
 
@@ -64,20 +81,47 @@ class Pacer:
     def budget_left(self) -> float:
         return self.budget - self.elapsed()
 
+    def others_waiting(self) -> bool:
+        """Return whether any other dispatch task waits for a pool process now."""
+        return bool(
+            self.store.waiting_due(FRESH_KEY, QUEUED_TTL)
+            or self.store.waiting_due(WAITING_KEY, QUEUED_TTL)
+        )
+
+    def hand_back(self, *, progressed: bool) -> bool:
+        """Return whether to give the pool process back to a waiting dispatch task.
+
+        After this run's first message when a job that has not started waits; after the slice
+        when any waits. Looks at most every HAND_BACK_LOOK seconds.
+        """
+        now = time.monotonic()
+        if not progressed or now < self._next_look:
+            return False
+        self._next_look = now + HAND_BACK_LOOK
+        if self.store.waiting_due(FRESH_KEY, QUEUED_TTL):
+            return True
+        return self.elapsed() >= self.conf.slice and bool(
+            self.store.waiting_due(WAITING_KEY, QUEUED_TTL)
+        )
+
     # -- the connection slot ----------------------------------------------------------------
 
     def start(self) -> bool:
-        """Register this run with the job and take a connection slot; False: none came free."""
+        """Register this run with the job and take a connection slot; False: none came free.
+
+        Waits for a slot at most a slice: the mailbox's connections are busy with the job's
+        other runs, and the pool process is better given to another job.
+        """
         self._register()
-        return self.slot_wait()
+        return self.slot_wait(min(self.conf.slot_wait, self.conf.slice))
 
     def stop(self) -> None:
         """Give back the slot and leave the job's registry."""
         self.limiter.slot_release()
         self.store.slot_release(self.registry_key, self.worker)
 
-    def slot_wait(self) -> bool:
-        deadline = time.monotonic() + self.conf.slot_wait
+    def slot_wait(self, seconds: float | None = None) -> bool:
+        deadline = time.monotonic() + (self.conf.slot_wait if seconds is None else seconds)
         while not self.limiter.slot_acquire():
             if time.monotonic() >= deadline:
                 return False
@@ -105,7 +149,7 @@ class Pacer:
         return max(1, min(self.conf.batch_size, int(self.conf.lease / (2 * interval))))
 
     def rate_take(self) -> RateHold | None:
-        """Take the provider's allowance for one message, waiting for it if that is short."""
+        """Take the provider's allowance for one message, waiting for it if that is a moment."""
         while True:
             wait = self.limiter.rate_wait()
             if not wait:
@@ -113,7 +157,7 @@ class Pacer:
             if wait > self.conf.inline_wait:
                 self.limiter.pause(wait)
                 return RateHold(sender_pause=wait)
-            if wait > self.budget_left() + self.conf.lease / 2:
-                return RateHold()
+            if wait > self.conf.slice / 2:
+                return RateHold(countdown=wait)
             time.sleep(wait)
             self.keepalive()

@@ -67,6 +67,7 @@ def test_dispatch_uses_fewer_than_one_statement_per_message(mass_settings, mass_
     """40 messages in groups of 10: one "transmitting" and one "sent" write per group."""
     mass_settings.MAILER_BATCH_SIZE = 20
     mass_settings.MAILER_TRANSMIT_GROUP = 10
+    mass_settings.MAILER_DISPATCH_PARALLELISM = 1  # one run sends it all: no run queued
     server = mass_server(tls="no", users={"kivi@acme.test": PASSWORD})
     card = server_card(server)
     job = _job(card, count=40)
@@ -218,6 +219,7 @@ def test_dispatch_pdf_invoices_stay_within_statement_budget_and_reuse_documents(
 ):
     """PDF invoices: one document lookup per batch, and a second job renders no PDF again."""
     mass_settings.MAILER_BATCH_SIZE = 20
+    mass_settings.MAILER_DISPATCH_PARALLELISM = 1  # one run sends it all: no run queued
     server = mass_server(tls="no", users={"kivi@acme.test": PASSWORD})
     card = server_card(server, mail_as_attachment="pdf")
     job = _job(card, count=40)

@@ -18,7 +18,12 @@ from invoices.services import invoice_demo_create
 from massmail import checks, jobs
 from massmail.conf import MassMailRefusedError
 from massmail.jobs import massmail_job_cancel, massmail_job_pause, massmail_job_resume
-from massmail.limits import RedisLimitStore, SenderLimiter, provider_limit_for
+from massmail.limits import (
+    RATE_WINDOW_MARGIN,
+    RedisLimitStore,
+    SenderLimiter,
+    provider_limit_for,
+)
 from massmail.models import JobStatus, MailStatus, MassMailJob, OutgoingMail
 from oauth365.exceptions import ReauthenticationRequiredError
 from oauth365.services import _on_reauth_needed
@@ -51,7 +56,7 @@ def test_job_create_bulk_rows_stable_message_ids_enqueued_on_commit(
         assert apply_async.call_count == 0
         for callback in callbacks:
             callback()
-    assert apply_async.call_count == 2  # MAILER_DISPATCH_PARALLELISM
+    assert apply_async.call_count == 1  # its first run queues the others (fair dispatch)
     assert apply_async.call_args.kwargs["args"] == (job.pk,)
     ids = list(OutgoingMail.objects.filter(job=job).values_list("message_id", flat=True))
     assert len(ids) == 25 == len(set(ids)) == job.total
@@ -157,7 +162,7 @@ def test_limits_rate_window_shared_by_limiters(mass_settings, redis_url):
     other = SenderLimiter(host="smtp.zone.eu", mailbox="b@zone.test", store=store)
     assert one.rate_wait() == 0 and two.rate_wait() == 0
     wait = one.rate_wait()
-    assert 0 < wait <= 1
+    assert 0 < wait <= 1 + RATE_WINDOW_MARGIN  # granted against a slightly longer window
     assert other.rate_wait() == 0
     time.sleep(wait + 0.05)
     assert two.rate_wait() == 0
