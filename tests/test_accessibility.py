@@ -17,7 +17,7 @@ from events.services import event_record
 from invoices.causes import InvoiceCause
 from mailer.causes import MailCause
 from massmail.models import JobStatus, MailStatus, MassMailJob, OutgoingMail
-from tests.browser import axe_serious
+from tests.browser import axe_serious, tab_to
 from tests.factories import InvoiceFactory, SmtpCardFactory
 from tests.users.test_browser import log_in
 from users.models import MailSender, SslTls
@@ -205,6 +205,27 @@ def test_job_pages_have_no_serious_axe_violation(chromium_page, live_server):
         page.wait_for_selector(".progress[aria-valuenow]")
         page.locator("[data-count=sent]").wait_for()
         assert axe_serious(page) == [], job.status
+
+
+def test_job_page_status_filter_works_from_the_keyboard(chromium_page, live_server):
+    """Arrowing through the status filter keeps the page; Tab to Show and Enter filters the rows."""
+    card = _end_user()
+    job = _job(card, status=JobStatus.FINISHED)
+    page = chromium_page
+    log_in(page, live_server, "MARI", f"/mail/jobs/{job.pk}/")
+    tab_to(page, ".status-filter select")
+    for _ in range(len(MailStatus.values)):
+        if page.input_value(".status-filter select") == MailStatus.FAILED:
+            break
+        page.keyboard.press("ArrowDown")
+    assert page.input_value(".status-filter select") == MailStatus.FAILED
+    assert page.url.endswith(f"/mail/jobs/{job.pk}/")
+    tab_to(page, ".status-filter button[type=submit]")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.url.endswith("?status=failed")
+    assert page.locator(".job-table tbody tr").count() == 1
+    assert page.locator(".job-table tbody tr.mail-failed").count() == 1
 
 
 def test_mail_events_page_has_no_serious_axe_violation(chromium_page, live_server):
