@@ -11,6 +11,11 @@ this run knows it never did. A worker killed outright (`kill -9`, or its hard ti
 at most `MAILER_TRANSMIT_GROUP` rows `unknown` per pool process that was dispatching (the group
 in its hands, some of it maybe delivered, some not yet sent); a worker stopped with SIGTERM
 writes its sent rows and puts back the rest, so it leaves none.
+
+Runs share the pool round-robin: a run ends with SLICE when other dispatch tasks wait for a
+process (after its first message for a job that has not started, else after a slice), and with
+RATE_WAIT when its provider's allowance is more than a moment away; its task queues the next
+run at the back, or for when the allowance comes (massmail.pacing, massmail.tasks).
 """
 
 from __future__ import annotations
@@ -95,8 +100,13 @@ def worker_name() -> str:
 class Dispatcher:
     """One dispatch run of one job in one worker process."""
 
-    def __init__(self, *, job_id: int, worker: str = "", budget: float | None = None) -> None:
+    def __init__(
+        self, *, job_id: int, worker: str = "", budget: float | None = None, pooled: bool = True
+    ) -> None:
         self.job_id = job_id
+        #: A run in a worker's pool shares it with other jobs' runs (hands back, queues more);
+        #: an inline run (development, commands) sends until done.
+        self.pooled = pooled
         self.worker = worker or worker_name()
         self.conf = massmail_settings()
         self.budget = self.conf.budget if budget is None else budget
@@ -165,18 +175,21 @@ class Dispatcher:
                 return Outcome.BUDGET
             if stop_requested():
                 return Outcome.SHUTDOWN
-            if self.pacer.hand_back(progressed=bool(self.attempted)):
+            if self._hand_back():
                 return Outcome.SLICE
             self.pacer.keepalive()
             try:
                 # While other runs wait for a process, this one claims only what it may send.
-                waiting = self.pacer.others_waiting()
+                waiting = self.pooled and self.pacer.others_waiting()
                 batch = self.rows.claim(
                     limit=min(batch_size, self.conf.transmit_group) if waiting else batch_size
                 )
-                if batch and not filled:
+                if batch and not filled and self.pooled:
                     filled = True
-                    massmail_dispatch_fill(job_id=self.job_id)
+                    # No more runs than the mailbox has connections: another would wait.
+                    massmail_dispatch_fill(
+                        job_id=self.job_id, most=self.pacer.limiter.limit.connections
+                    )
                 outcome = self._send_batch(batch) if batch else self._when_nothing_claimed()
             except DATABASE_ERRORS as exc:
                 outcome = self._database_outage(exc)
@@ -263,9 +276,12 @@ class Dispatcher:
             return Outcome.SHUTDOWN
         if not self.watch.running():
             return Outcome.STOPPED
-        if self.pacer.hand_back(progressed=bool(self.attempted)):
+        if self._hand_back():
             return Outcome.SLICE
         return None
+
+    def _hand_back(self) -> bool:
+        return self.pooled and self.pacer.hand_back(progressed=bool(self.attempted))
 
     def _send_one(self, row: ClaimedRow, document: Any) -> Outcome | None:
         self.attempted += 1
@@ -360,7 +376,7 @@ def massmail_inline_run(*, job_id: int, timeout: float | None = None) -> Outcome
     """Dispatch a whole job in this process (development, small jobs); no worker needed."""
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        dispatcher = Dispatcher(job_id=job_id)
+        dispatcher = Dispatcher(job_id=job_id, pooled=False)
         outcome = dispatcher.run()
         if outcome in (Outcome.FINISHED, Outcome.STOPPED, Outcome.PAUSED):
             return outcome

@@ -116,17 +116,19 @@ def massmail_dispatch_started(*, job_id: int, token: str | None) -> None:
         store.waiting_drop(WAITING_KEY, token)
 
 
-def massmail_dispatch_fill(*, job_id: int) -> int:
+def massmail_dispatch_fill(*, job_id: int, most: int | None = None) -> int:
     """Queue, behind every waiting run, the runs a job lacks (MAILER_DISPATCH_PARALLELISM).
 
     A job's first run calls it once it has work: the job then has its runs, counting the
-    running and the queued ones. Return how many were queued.
+    running and the queued ones; `most`: fewer (its mailbox allows fewer connections).
+    Return how many were queued.
     """
     try:
         runs = limit_store().slot_count(job_registry_key(job_id))
     except LIMIT_STORE_ERRORS:
         return 0
-    missing = massmail_settings().parallelism - runs
+    parallelism = massmail_settings().parallelism
+    missing = min(parallelism, parallelism if most is None else most) - runs
     if missing <= 0 or not massmail_dispatch_enqueue(job_id=job_id, count=missing, fresh=False):
         return 0
     return missing

@@ -132,3 +132,19 @@ def test_first_run_queues_the_jobs_other_runs_behind(mass_settings, mass_server)
     assert len(queued) == 1
     assert store.waiting_due(WAITING_KEY, 60) == len(queued)
     assert store.waiting_due(FRESH_KEY, 60) == 0
+
+
+def test_first_run_queues_no_run_beyond_the_mailboxs_connections(mass_settings, mass_server):
+    """One connection allowed (Zone): a second run could only wait for it, so none is queued."""
+    mass_settings.MAILER_DISPATCH_PARALLELISM = 2
+    mass_settings.MAILER_PROVIDER_LIMITS = fast_limits(connections=1)
+    server = mass_server(tls="no", users={"kivi@acme.test": PASSWORD})
+    job = _job(server_card(server), count=3)
+    queued = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            "celery.app.task.Task.apply_async",
+            lambda self, args=None, kwargs=None, task_id=None, **options: queued.append(task_id),
+        )
+        assert Dispatcher(job_id=job.pk).run() == Outcome.FINISHED
+    assert queued == []
