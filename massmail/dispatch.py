@@ -47,7 +47,7 @@ from massmail.jobs import (
     massmail_job_finish_if_done,
 )
 from massmail.jobstate import JobWatch, job_pause, job_start, job_wait_note
-from massmail.limits import SenderLimiter, limit_store
+from massmail.limits import SenderLimiter, limit_store, limit_store_shared
 from massmail.models import JobStatus, MailStatus, MassMailJob
 from massmail.pacing import Pacer
 from massmail.policy import Decision, JobAction, Stage, decide
@@ -79,7 +79,7 @@ class Outcome(StrEnum):
     IDLE = "idle"  # nothing due now (future retries, or rows in other workers' hands)
     BUDGET = "budget"  # the time budget is spent and work is left: queue the next run
     SLICE = "slice"  # other dispatch tasks wait for a pool process: queue the next run behind
-    RATE_WAIT = "rate_wait"  # the provider's allowance comes in `resume_in` s: queue for then
+    RATE_WAIT = "rate_wait"  # the allowance (or a retry) comes in `resume_in` s: queue for then
     STOPPED = "stopped"  # the job is paused, cancelled or gone
     PAUSED = "paused"  # this run paused the job (authentication, settings)
     NO_SLOT = "no_slot"  # every connection of the mailbox is in use by other workers
@@ -105,8 +105,9 @@ class Dispatcher:
     ) -> None:
         self.job_id = job_id
         #: A run in a worker's pool shares it with other jobs' runs (hands back, queues more);
-        #: an inline run (development, commands) sends until done.
-        self.pooled = pooled
+        #: an inline run (development, commands) sends until done, and so does every run when
+        #: the limit store is this process's memory (no Redis: no other run's notes are seen).
+        self.pooled = pooled and limit_store_shared()
         self.worker = worker or worker_name()
         self.conf = massmail_settings()
         self.budget = self.conf.budget if budget is None else budget
@@ -233,6 +234,10 @@ class Dispatcher:
         wait = (next_retry - timezone.now()).total_seconds()
         if wait > min(self.conf.inline_wait, self.pacer.budget_left()):
             return Outcome.IDLE
+        if self.pooled and wait > self.conf.slice / 2:
+            # Not in the pool process: the next run is queued for when the retry is due.
+            self.resume_in = wait
+            return Outcome.RATE_WAIT
         time.sleep(max(0.02, wait))
         return None
 

@@ -31,6 +31,7 @@ from massmail.limits import (
     WAITING_KEY,
     job_registry_key,
     limit_store,
+    limit_store_shared,
 )
 from massmail.models import (
     ACTIVE_JOB_STATUSES,
@@ -142,7 +143,8 @@ def massmail_dispatch_continue(*, job_id: int, countdown: float = 0.0) -> bool:
     most, running or queued (the tick may have queued one meanwhile). Return whether queued.
     """
     try:
-        runs = limit_store().slot_count(job_registry_key(job_id))
+        # Without Redis each process sees only its own notes: the run always continues.
+        runs = limit_store().slot_count(job_registry_key(job_id)) if limit_store_shared() else 0
     except LIMIT_STORE_ERRORS:
         runs = 0
     if runs >= massmail_settings().parallelism:

@@ -340,6 +340,11 @@ def limit_store() -> LimitStore:
     return _store_for(limits_redis_url())
 
 
+def limit_store_shared() -> bool:
+    """Return whether the limit store is shared by every worker process (Redis)."""
+    return isinstance(limit_store(), RedisLimitStore)
+
+
 class SenderLimiter:
     """The limits of one mailbox as one dispatcher uses them: a slot, then a rate per message."""
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from invoices.mailing import invoices_mass_mail_start
 from invoices.services import invoice_demo_create
@@ -148,3 +151,19 @@ def test_first_run_queues_no_run_beyond_the_mailboxs_connections(mass_settings, 
         )
         assert Dispatcher(job_id=job.pk).run() == Outcome.FINISHED
     assert queued == []
+
+
+def test_dispatch_retry_due_soon_ends_the_run_instead_of_sleeping(mass_settings, mass_server):
+    """Only a retry due in 2 s is left: the run ends with its countdown; the row stays due."""
+    server = mass_server(tls="no", users={"kivi@acme.test": PASSWORD})
+    job = _job(server_card(server), count=1)
+    MassMailJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING)
+    OutgoingMail.objects.filter(job=job).update(
+        status=MailStatus.RETRY, next_attempt_at=timezone.now() + timedelta(seconds=2)
+    )
+    dispatcher = Dispatcher(job_id=job.pk)
+
+    assert dispatcher.run() == Outcome.RATE_WAIT
+    assert massmail_settings().slice / 2 < dispatcher.resume_in <= 2
+    assert server.sink.deliveries == []
+    assert _statuses(job) == [MailStatus.RETRY]
