@@ -242,7 +242,8 @@ def month_end_targets(month: dict[str, Any] | None) -> list[dict[str, Any]]:
     )
     slices = (
         f"dispatch runs share the {month['concurrency']} pool processes round-robin in slices "
-        "(MAILER_DISPATCH_SLICE_SECONDS): a job only a few slices long finishes in about the "
+        "(MAILER_DISPATCH_SLICE_SECONDS or _MESSAGES): a job only a few slices long finishes in "
+        "about the "
         "order the jobs started"
     )
     return [

@@ -34,6 +34,7 @@ _DEFAULTS: dict[str, tuple[float, float]] = {
     "MAILER_TICK_SECONDS": (30.0, 0.1),
     "MAILER_TRANSMIT_GROUP": (10, 1),
     "MAILER_DISPATCH_SLICE_SECONDS": (0.5, 0.05),
+    "MAILER_DISPATCH_SLICE_MESSAGES": (20, 1),
 }
 
 
@@ -69,6 +70,8 @@ class MassMailSettings:
     #: How long a dispatch run sends while other runs wait for a pool process (round-robin);
     #: a rate wait longer than half of it hands the process back instead of sleeping.
     slice: float = 0.5
+    #: ... or this many messages, whichever comes first (small messages go fast).
+    slice_messages: int = 20
 
     @property
     def soft_time_limit(self) -> float:
@@ -96,6 +99,7 @@ def massmail_settings() -> MassMailSettings:
         tick=_number("MAILER_TICK_SECONDS"),
         transmit_group=int(_number("MAILER_TRANSMIT_GROUP")),
         slice=_number("MAILER_DISPATCH_SLICE_SECONDS"),
+        slice_messages=int(_number("MAILER_DISPATCH_SLICE_MESSAGES")),
     )
 
 

@@ -286,7 +286,7 @@ class Dispatcher:
         return None
 
     def _hand_back(self) -> bool:
-        return self.pooled and self.pacer.hand_back(progressed=bool(self.attempted))
+        return self.pooled and self.pacer.hand_back(attempted=self.attempted)
 
     def _send_one(self, row: ClaimedRow, document: Any) -> Outcome | None:
         self.attempted += 1

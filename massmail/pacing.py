@@ -6,7 +6,8 @@ mailbox stays within its provider's limits together. A run waits inline only for
 allowance comes, and a very long one pauses the mailbox.
 
 Pool processes are shared round-robin: once a run has sent for a slice
-(`MAILER_DISPATCH_SLICE_SECONDS`) and another dispatch task waits for a process, the run hands
+(`MAILER_DISPATCH_SLICE_SECONDS`, or `MAILER_DISPATCH_SLICE_MESSAGES` messages, whichever comes
+first) and another dispatch task waits for a process, the run hands
 its process back (its task is queued again at the back); a job that has not sent yet gets a
 process after the running ones' next message.
 """
@@ -69,6 +70,7 @@ class Pacer:
         self.registry_key = job_registry_key(job_id)
         self.on_slot_lost = on_slot_lost
         self._next_look = 0.0
+        self._over_seen = False
 
     # -- the clock --------------------------------------------------------------------------
 
@@ -88,21 +90,24 @@ class Pacer:
             or self.store.waiting_due(WAITING_KEY, QUEUED_TTL)
         )
 
-    def hand_back(self, *, progressed: bool) -> bool:
+    def hand_back(self, *, attempted: int) -> bool:
         """Return whether to give the pool process back to a waiting dispatch task.
 
         After this run's first message when a job that has not started waits; after the slice
-        when any waits. Looks at most every HAND_BACK_LOOK seconds.
+        (its seconds or its messages) when any waits. Looks at most every HAND_BACK_LOOK
+        seconds, and once as the slice ends.
         """
-        now = time.monotonic()
-        if not progressed or now < self._next_look:
+        if not attempted:
             return False
+        now = time.monotonic()
+        over = self.elapsed() >= self.conf.slice or attempted >= self.conf.slice_messages
+        if now < self._next_look and (self._over_seen or not over):
+            return False
+        self._over_seen = over
         self._next_look = now + HAND_BACK_LOOK
         if self.store.waiting_due(FRESH_KEY, QUEUED_TTL):
             return True
-        return self.elapsed() >= self.conf.slice and bool(
-            self.store.waiting_due(WAITING_KEY, QUEUED_TTL)
-        )
+        return over and bool(self.store.waiting_due(WAITING_KEY, QUEUED_TTL))
 
     # -- the connection slot ----------------------------------------------------------------
 

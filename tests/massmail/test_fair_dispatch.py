@@ -167,3 +167,16 @@ def test_dispatch_retry_due_soon_ends_the_run_instead_of_sleeping(mass_settings,
     assert massmail_settings().slice / 2 < dispatcher.resume_in <= 2
     assert server.sink.deliveries == []
     assert _statuses(job) == [MailStatus.RETRY]
+
+
+def test_dispatch_hands_back_after_a_slice_of_messages(mass_settings, mass_server):
+    """A slice of 3 messages (and a minute): another run waits, so the run ends after 3."""
+    mass_settings.MAILER_DISPATCH_SLICE_MESSAGES = 3
+    mass_settings.MAILER_DISPATCH_SLICE_SECONDS = 60
+    server = mass_server(tls="no", users={"kivi@acme.test": PASSWORD})
+    job = _job(server_card(server), count=6)
+    limit_store().waiting_note(WAITING_KEY, "another-run", 0, 60)
+
+    assert Dispatcher(job_id=job.pk).run() == Outcome.SLICE
+    assert len(server.sink.deliveries) == 3
+    assert _statuses(job) == [MailStatus.QUEUED] * 3 + [MailStatus.SENT] * 3
