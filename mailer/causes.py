@@ -8,6 +8,7 @@ from typing import Any
 from django.utils.translation import gettext, gettext_noop
 
 from events.errors import ErrorCause, Param
+from mailer.missing import missing_render
 
 # Replies are often explained only by the server's own text.
 _SAID = gettext_noop("The server said: “{reply}”.")
@@ -310,6 +311,10 @@ class MailCause(ErrorCause):
         detail = params.get("detail")
         if isinstance(detail, str) and detail in DETAILS:
             context["detail"] = gettext(detail)
+        # settings_incomplete: the resolver's reasons, each made into text now (old rows: detail).
+        missing = missing_render(params)
+        if missing:
+            context["detail"] = missing
         field = params.get("field")
         if isinstance(field, str) and field in FIELDS:
             context["field"] = gettext(field)

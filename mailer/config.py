@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from functools import partial
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
-from django.utils.translation import gettext, gettext_noop, pgettext
+from django.utils import translation
+from django.utils.translation import gettext, gettext_noop
 from django.views.decorators.debug import sensitive_variables
 
+from events.errors import Param
 from mailer.causes import MailCause
+from mailer.missing import PARAM, Missing
 from mailer.platform import Platform
 from users.models import SERVER_MODES, MailSender
 from users.providers import PRESETS_BY_KEY
@@ -84,12 +86,30 @@ class SenderConfig:
     envelope_from: str
     mass_mail_allowed: bool
     m365_token_card_id: int | None
-    missing: tuple[str, ...]
+    #: What is missing (reasons), and the values their sentences name (mailer.missing).
+    missing_items: tuple[Missing, ...]
+    missing_values: Mapping[str, str]
     sources: Mapping[str, str]
 
     @property
     def ready(self) -> bool:
-        return not self.missing
+        return not self.missing_items
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """Return what is missing and where to set it (`key: what to do`), now translated."""
+        return tuple(item.text(self.missing_values) for item in self.missing_items)
+
+    def missing_params(self) -> dict[str, Param]:
+        """Return the parameters of MailCause.SETTINGS_INCOMPLETE: reasons and values, not text.
+
+        The text is made when shown, in the reader's language; `detail` keeps the English text
+        for readers that know no reasons (an older release).
+        """
+        with translation.override("en"):
+            detail = "; ".join(self.missing)
+        reasons = ",".join(item.reason for item in self.missing_items)
+        return {PARAM: reasons, **self.missing_values, "detail": detail}
 
     @property
     def password_set(self) -> bool:
@@ -109,8 +129,8 @@ class SenderConfig:
             return gettext(_MASS_MAIL_NOT_ALLOWED).format(
                 code=self.code, sender=MailSender(self.mode).label
             )
-        if self.missing:
-            return MailCause.SETTINGS_INCOMPLETE.render({"detail": "; ".join(self.missing)})
+        if self.missing_items:
+            return MailCause.SETTINGS_INCOMPLETE.render(self.missing_params())
         return None
 
     def public_view(self) -> dict[str, Any]:
@@ -141,11 +161,6 @@ _MASS_MAIL_NOT_ALLOWED = gettext_noop(
 )
 
 
-def _missing(key: str, text: str) -> str:
-    """Return a `missing` entry: the setting's key (never translated), then what to do."""
-    return f"{key}: {text}"
-
-
 def _server(card: CardSettings) -> tuple[str, int] | None:
     if not card.mail_server:
         return None
@@ -169,40 +184,6 @@ def _host_key(host: str) -> str:
 _TLS_STRENGTH = {"": 0, "no": 0, "ssl": 1, "starttls": 1}
 
 
-def _tls_words(ssl_tls: str) -> str:
-    """Return how the global card's server is secured, as the `missing` texts say it."""
-    if ssl_tls == "ssl":
-        return pgettext("missing: the global card's server", "with SSL")
-    if ssl_tls == "starttls":
-        return pgettext("missing: the global card's server", "with StartTLS")
-    return pgettext("missing: the global card's server", "with SSL/TLS No")
-
-
-def _global_secret_withheld(
-    *, key: str, g: CardSettings, server: tuple[str, int], ssl_tls: str, user: CardSettings
-) -> str:
-    """Return the `missing` entry: where the global card's secret may go, and the user's fix."""
-    values = {
-        "global": g.code,
-        "server": str(MailServer(host=server[0], port=server[1])),
-        "security": _tls_words(ssl_tls),
-        "code": user.code,
-    }
-    if key == "m365_token":
-        text = gettext(
-            "the global card {global}'s Microsoft 365 token goes only to {global}'s server "
-            "{server} {security}; click Authenticate Microsoft 365 on card {code}, or use the "
-            "global server's settings (clear Mail server and SSL/TLS on card {code})"
-        )
-    else:
-        text = gettext(
-            "the global card {global}'s username and password go only to {global}'s server "
-            "{server} {security}; set your own Username and Password on card {code}, or use the "
-            "global server's settings (clear Mail server and SSL/TLS on card {code})"
-        )
-    return _missing(key, text.format_map(values))
-
-
 @sensitive_variables("password")
 def sender_config_resolve(
     *, user: CardSettings, global_card: CardSettings | None, platform: Platform
@@ -211,7 +192,8 @@ def sender_config_resolve(
     g = global_card if global_card is not None and global_card.code != user.code else None
     g_source = global_source(g.code) if g is not None else PLATFORM
     sources: dict[str, str] = {}
-    missing: list[str] = []
+    missing: list[Missing] = []
+    values = {"code": user.code, "global": g.code if g is not None else ""}
 
     # Rule 1: the mode.
     if user.mail_sender != MailSender.DIRECTO:
@@ -231,8 +213,7 @@ def sender_config_resolve(
     envelope_from, sources["envelope_from"] = user.email, USER
     sources["reply_to"] = sources["mode"]
     if not user.email:
-        text = gettext("card {code} has no e-mail address; set E-mail on card {code}")
-        missing.append(_missing("email", text.format(code=user.code)))
+        missing.append(Missing("email"))
 
     if mode in SERVER_MODES:
         # Rule 2: server, port and SSL/TLS.
@@ -246,15 +227,7 @@ def sender_config_resolve(
             (host, port), server_source = (server.host, server.port), PLATFORM
         else:
             server_source = g_source if g is not None else USER
-            if g is not None:
-                text = gettext(
-                    "no mail server after merging; set Mail server on card {code} or on the "
-                    "global card {global}"
-                ).format_map({"code": user.code, "global": g.code})
-            else:
-                text = gettext("no mail server after merging; set Mail server on card {code}")
-                text = text.format(code=user.code)
-            missing.append(_missing("mail_server", text))
+            missing.append(Missing("mail_server_global" if g is not None else "mail_server"))
         sources["host"] = sources["port"] = server_source
         # G's own server: the one G names, else the Microsoft 365 default G itself would use.
         g_server = inherited
@@ -290,40 +263,27 @@ def sender_config_resolve(
         # blank Username there means no authentication (SPEC.md "The user card"); on G's own host
         # (another port, weaker SSL/TLS) the user evidently means G's mailbox, so the result is
         # not ready and says why, instead of failing at AUTH later.
-        withheld = None
-        if g is not None and g_server is not None and not g_creds_ok:
-            withheld = partial(
-                _global_secret_withheld, g=g, server=g_server, ssl_tls=g_ssl_tls, user=user
-            )
+        withheld = g is not None and g_server is not None and not g_creds_ok
+        if withheld and g_server is not None:
+            values["server"] = str(MailServer(host=g_server[0], port=g_server[1]))
+            values["security"] = g_ssl_tls
 
         # Rule 3: credentials are a pair.
         if user.smtp_username:
             username, password, cred_source = user.smtp_username, user.smtp_password, USER
             if not password and mode == MailSender.SMTP:
-                text = gettext(
-                    "card {code} has a username but no password; set Password on card {code} "
-                    "(or clear its username to use the global card's)"
-                )
-                missing.append(_missing("smtp_password", text.format(code=user.code)))
+                missing.append(Missing("smtp_password"))
         elif user.smtp_password:
             username, password, cred_source = "", "", USER
-            text = gettext(
-                "card {code} has a password but no username; set Username on card {code} or "
-                "clear its password"
-            )
-            missing.append(_missing("smtp_username", text.format(code=user.code)))
+            missing.append(Missing("smtp_username"))
         elif g is not None and g_creds_ok:
             username, password, cred_source = g.smtp_username, g.smtp_password, g_source
             if username and not password and mode == MailSender.SMTP:
-                text = gettext(
-                    "the global card {global} has a username but no password; set Password on "
-                    "card {global}"
-                )
-                missing.append(_missing("smtp_password", text.format_map({"global": g.code})))
+                missing.append(Missing("smtp_password_global"))
         else:
             cred_source = USER
             if withheld and on_g_host and mode == MailSender.SMTP and g and g.smtp_username:
-                missing.append(withheld(key="smtp_password"))
+                missing.append(Missing("smtp_password_withheld"))
         sources["username"] = sources["password_set"] = cred_source
 
         # Rule 4: Microsoft 365 token, the user's own first.
@@ -340,27 +300,13 @@ def sender_config_resolve(
                 sources["username"] = sources["password_set"] = g_source
             elif withheld and g and g.m365_token == "usable" and user.m365_token == "":
                 sources["m365_token"] = USER
-                missing.append(withheld(key="m365_token"))
+                missing.append(Missing("m365_token_withheld"))
             else:
                 sources["m365_token"] = USER
                 if user.m365_token == "reauth_needed" or (g and g.m365_token == "reauth_needed"):
-                    text = gettext(
-                        "the Microsoft 365 consent expired or was revoked; click Authenticate "
-                        "Microsoft 365 again on card {code}"
-                    )
-                    missing.append(_missing("m365_token", text.format(code=user.code)))
+                    missing.append(Missing("m365_token_expired"))
                 else:
-                    if g is not None:
-                        text = gettext(
-                            "Microsoft 365 is not authenticated; click Authenticate Microsoft 365 "
-                            "on card {code} or on the global card {global}"
-                        ).format_map({"code": user.code, "global": g.code})
-                    else:
-                        text = gettext(
-                            "Microsoft 365 is not authenticated; click Authenticate Microsoft 365 "
-                            "on card {code}"
-                        ).format(code=user.code)
-                    missing.append(_missing("m365_token", text))
+                    missing.append(Missing("m365_token_global" if g else "m365_token"))
     else:
         # Directo and Directo-Reply-To go through the platform relay.
         host, port, ssl_tls = platform.relay_host, platform.relay_port, platform.relay_ssl_tls
@@ -374,11 +320,8 @@ def sender_config_resolve(
             sources["from"] = sources["envelope_from"] = PLATFORM
             reply_to, sources["reply_to"] = user.email, USER
             if not event_address:
-                text = gettext(
-                    "Directo-Reply-To sends from <company>@{domain}; set Company name in System "
-                    "settings"
-                )
-                missing.append(_missing("company_name", text.format(domain=platform.event_domain)))
+                values["domain"] = platform.event_domain
+                missing.append(Missing("company_name"))
 
     return SenderConfig(
         code=user.code,
@@ -393,6 +336,7 @@ def sender_config_resolve(
         envelope_from=envelope_from,
         mass_mail_allowed=mass_mail_allowed,
         m365_token_card_id=m365_token_card_id,
-        missing=tuple(missing),
+        missing_items=tuple(missing),
+        missing_values=MappingProxyType(values),
         sources=MappingProxyType(sources),
     )

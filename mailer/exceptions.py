@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from events.errors import UserFacingError
+from events.errors import Param, UserFacingError
 from mailer.causes import MailCause
 
 
@@ -63,6 +64,7 @@ class MailDeliveryError(UserFacingError):
         port: int | None = None,
         transient: bool | None = None,
         detail: str = "",
+        extra: Mapping[str, Param] | None = None,
     ) -> None:
         self.step = step
         self.smtp_code = smtp_code
@@ -81,6 +83,8 @@ class MailDeliveryError(UserFacingError):
             "smtp_reply": smtp_reply,
             "detail": detail,
             "transient": int(transient),
+            # What a cause's template names besides (e.g. the reasons of settings_incomplete).
+            **(extra or {}),
         }
         super().__init__(cause, params=params, transient=transient)
 

@@ -67,7 +67,7 @@ def mail_transport_get(*, config: SenderConfig, timeout: float | None = None) ->
             MailCause.SETTINGS_INCOMPLETE,
             host=config.host,
             port=config.port,
-            detail="; ".join(config.missing),
+            extra=config.missing_params(),
         )
     connect_address = None
     if not config.uses_platform_relay:

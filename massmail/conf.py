@@ -121,7 +121,5 @@ def mass_mail_refusal(config: SenderConfig) -> MassMailRefusedError | None:
             params={"code": config.code, "sender": str(MailSender(config.mode).label)},
         )
     if config.missing:
-        return MassMailRefusedError(
-            MailCause.SETTINGS_INCOMPLETE, params={"detail": "; ".join(config.missing)}
-        )
+        return MassMailRefusedError(MailCause.SETTINGS_INCOMPLETE, params=config.missing_params())
     return None
