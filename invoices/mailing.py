@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -14,6 +14,7 @@ from invoices.causes import InvoiceCause
 from invoices.documents import (
     DEFAULT_BODY_TEMPLATE,
     DEFAULT_SUBJECT_TEMPLATE,
+    invoice_attachments_encoded,
     invoice_email_build,
     invoice_recipient_error,
     invoice_template_check,
@@ -108,9 +109,11 @@ class InvoiceDocuments(DocumentKind):
         ]
 
     def load(self, *, card: UserCard, ids: Collection[int]) -> Mapping[int, Any]:
-        invoices = Invoice.objects.filter(owner=card, pk__in=ids).prefetch_related(
-            "lines", *(["attachments"] if card.attachments_with_email else [])
-        )
+        relations: list[str | Prefetch[Any]] = ["lines"]
+        if card.attachments_with_email:
+            # Their data as the base64 lines the messages carry, not as bytes to encode.
+            relations.append(Prefetch("attachments", queryset=invoice_attachments_encoded()))
+        invoices = Invoice.objects.filter(owner=card, pk__in=ids).prefetch_related(*relations)
         loaded: dict[int, _Mailable] = {}
         company = ""
         for invoice in invoices:

@@ -250,3 +250,56 @@ def test_invoice_documents_store_renders_once_before_any_send(renders):
     for invoice in invoices:
         _raw(Invoice.objects.get(pk=invoice.pk), card)
     assert len(renders) == 3
+
+
+def _attachments_add(invoice):
+    """A scan, a file of exactly one base64 line, an empty file and a text file."""
+    for filename, content_type, data in [
+        ("scan.jpg", "image/jpeg", bytes(range(256)) * 203 + b"tail"),
+        ("one-line.bin", "application/octet-stream", b"x" * 57),
+        ("empty.bin", "application/octet-stream", b""),
+        ("note.csv", "text/csv", "position;qty;ž\n1;2\n".encode()),
+    ]:
+        invoice.attachments.create(filename=filename, content_type=content_type, data=data)
+
+
+def _batch_raw(kind, loaded, pk, config):
+    message = kind.message_build(
+        loaded[pk],
+        config=config,
+        subject_template=kind.default_subject,
+        body_template=kind.default_body,
+        message_id=MESSAGE_ID,
+    )
+    return message_envelope(message, config)[2]
+
+
+def test_invoice_documents_load_attachments_arrive_encoded_not_as_bytes():
+    """A batch's attachments come as their base64 lines: no bytes to decode, none to encode."""
+    card = _card(attachments_with_email=True)
+    invoice = invoice_with_lines(2, owner=card, number="2026-0301")
+    _attachments_add(invoice)
+    kind = InvoiceDocuments()
+    loaded = kind.load(card=card, ids=[invoice.pk])
+    attachments = list(loaded[invoice.pk].invoice.attachments.all())
+    assert len(attachments) == 4
+    assert all("data" in own.get_deferred_fields() for own in attachments)
+    with CaptureQueriesContext(connection) as queries:
+        _batch_raw(kind, loaded, invoice.pk, _config(card))
+    assert queries.captured_queries == []
+
+
+def test_invoice_documents_load_message_same_bytes_as_invoice_alone():
+    """The attachments a batch loads encoded make the message an invoice alone makes."""
+    card = _card(attachments_with_email=True)
+    invoice = invoice_with_lines(2, owner=card, number="2026-0302")
+    _attachments_add(invoice)
+    kind = InvoiceDocuments()
+    batch = _batch_raw(kind, kind.load(card=card, ids=[invoice.pk]), invoice.pk, _config(card))
+    alone = _raw(Invoice.objects.get(pk=invoice.pk), card)
+    assert _VARYING.sub(b"", batch) == _VARYING.sub(b"", alone)
+    parsed = email.message_from_bytes(batch, policy=email.policy.default)
+    parts = {part.get_filename(): part.get_content() for part in parsed.iter_attachments()}
+    assert parts["scan.jpg"] == bytes(range(256)) * 203 + b"tail"
+    assert parts["empty.bin"] == b""
+    assert parts["note.csv"].splitlines() == ["position;qty;ž", "1;2"]
