@@ -23,6 +23,30 @@ DETAILS = (
     gettext_noop("connected, but the server sent no greeting"),
     gettext_noop("the server does not advertise AUTH"),
     gettext_noop("the server gave no reason"),
+    # With values (a `detail_text` parameter names the template, mailer.causes.detail_params).
+    gettext_noop("no answer while connecting"),
+    gettext_noop("no answer while waiting at step {step}"),
+    gettext_noop("it offers only {mechanisms}"),
+    gettext_noop("it lists no mechanism"),
+    gettext_noop("no XOAUTH2; it offers {mechanisms}"),
+    gettext_noop("no XOAUTH2; it lists no mechanism"),
+    # What a 334 challenge status of a failed XOAUTH2 means (RFC 7628, as Microsoft uses them).
+    gettext_noop("status {xoauth2_status}: the token request was malformed"),
+    gettext_noop("status {xoauth2_status}: the token is invalid, expired or revoked"),
+    gettext_noop("status {xoauth2_status}: the token lacks the permission to send mail"),
+    gettext_noop("status {xoauth2_status}: the token was refused"),
+    gettext_noop(
+        "status {xoauth2_status}: the token request was malformed; required scope {xoauth2_scope}"
+    ),
+    gettext_noop(
+        "status {xoauth2_status}: the token is invalid, expired or revoked; required scope "
+        "{xoauth2_scope}"
+    ),
+    gettext_noop(
+        "status {xoauth2_status}: the token lacks the permission to send mail; required scope "
+        "{xoauth2_scope}"
+    ),
+    gettext_noop("status {xoauth2_status}: the token was refused; required scope {xoauth2_scope}"),
 )
 #: The `field` names of mailer.messages.message_check (HEADER_INJECTION), shown translated.
 FIELDS = (
@@ -33,6 +57,15 @@ FIELDS = (
     gettext_noop("Bcc address"),
     gettext_noop("Reply-To address"),
 )
+
+
+def detail_params(template: str, **values: Param) -> dict[str, Param]:
+    """Return the parameters of a fixed `detail` with values (a template of DETAILS).
+
+    `detail` keeps the English text (for readers that know no template); `detail_text` names
+    the template, which is translated and filled from the parameters when the text is made.
+    """
+    return {"detail": template.format_map(values), "detail_text": template, **values}
 
 
 class MailCause(ErrorCause):
@@ -308,9 +341,9 @@ class MailCause(ErrorCause):
         context["port"] = "?" if params.get("port") is None else params["port"]
         context["said"] = " " + gettext(_SAID).format(reply=reply) if reply else ""
         context["temporary"] = " " + gettext(_TEMPORARY) if params.get("transient") else ""
-        detail = params.get("detail")
+        detail = params.get("detail_text") or params.get("detail")
         if isinstance(detail, str) and detail in DETAILS:
-            context["detail"] = gettext(detail)
+            context["detail"] = gettext(detail).format_map(context)
         # settings_incomplete: the resolver's reasons, each made into text now (old rows: detail).
         missing = missing_render(params)
         if missing:

@@ -72,7 +72,6 @@ class MailDeliveryError(UserFacingError):
         self.recipient = recipient
         self.host = host
         self.port = port
-        self.detail = detail
         transient = self.transient_default if transient is None else transient
         params = {
             "host": host,
@@ -86,6 +85,7 @@ class MailDeliveryError(UserFacingError):
             # What a cause's template names besides (e.g. the reasons of settings_incomplete).
             **(extra or {}),
         }
+        self.detail = str(params["detail"] or "")
         super().__init__(cause, params=params, transient=transient)
 
     @property

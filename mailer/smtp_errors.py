@@ -6,7 +6,7 @@ import re
 import socket
 import ssl
 
-from mailer.causes import MailCause
+from mailer.causes import MailCause, detail_params
 from mailer.exceptions import MailDeliveryError, Step, delivery_error
 from users.providers import is_gmail_host, is_microsoft_365_host
 
@@ -162,8 +162,11 @@ def network_error(
             return delivery_error(
                 MailCause.TIMEOUT, detail="connected, but the server sent no greeting", **common
             )
-        what = "connecting" if phase == "tcp" else f"waiting at step {step}"
-        return delivery_error(MailCause.TIMEOUT, detail=f"no answer while {what}", **common)
+        if phase == "tcp":
+            extra = detail_params("no answer while connecting")
+        else:
+            extra = detail_params("no answer while waiting at step {step}", step=step)
+        return delivery_error(MailCause.TIMEOUT, extra=extra, **common)
     detail = exc.strerror or str(exc) or type(exc).__name__
     if phase == "tcp":
         return delivery_error(MailCause.CONNECTION_FAILED, detail=detail, **common)

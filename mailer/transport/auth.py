@@ -12,7 +12,8 @@ from typing import Protocol, runtime_checkable
 from django.utils.translation import gettext
 from django.views.decorators.debug import sensitive_variables
 
-from mailer.causes import MailCause
+from events.errors import Param
+from mailer.causes import MailCause, detail_params
 from mailer.exceptions import MailDeliveryError, Step, XOAuth2Error
 from mailer.transport.connection import Connection, ConnectionLostError
 
@@ -22,12 +23,14 @@ _MAX_AUTH_ROUNDS = 4
 # Fixed `detail` texts: stored in English, translated when shown (mailer.causes.DETAILS).
 _NO_AUTH = "the server does not advertise AUTH"
 _NO_REASON = "the server gave no reason"
-# What a 334 challenge status means (RFC 7628 errors as Microsoft and Google use them).
+# What a 334 challenge status means (RFC 7628 errors as Microsoft and Google use them); the
+# templates are in mailer.causes.DETAILS, translated when shown.
 _XOAUTH2_STATUS = {
     "400": "the token request was malformed",
     "401": "the token is invalid, expired or revoked",
     "403": "the token lacks the permission to send mail",
 }
+_XOAUTH2_REFUSED = "the token was refused"
 
 
 @runtime_checkable
@@ -71,13 +74,22 @@ def authenticate(connection: Connection, credentials: Credentials) -> None:
 
 def _mechanisms(connection: Connection) -> list[str]:
     if not connection.smtp.has_extn("auth"):
-        raise _not_offered(connection, _NO_AUTH)
+        raise _not_offered(connection, detail_params(_NO_AUTH))
     return connection.smtp.esmtp_features["auth"].upper().split()
 
 
-def _not_offered(connection: Connection, detail: str) -> MailDeliveryError:
-    error = connection.endpoint.error(MailCause.AUTH_NOT_OFFERED, step=Step.AUTH, detail=detail)
+def _not_offered(connection: Connection, detail: dict[str, Param]) -> MailDeliveryError:
+    error = connection.endpoint.error(MailCause.AUTH_NOT_OFFERED, step=Step.AUTH, extra=detail)
     return connection.fail(Step.AUTH, error)
+
+
+def _offered(mechanisms: list[str], *, xoauth2: bool) -> dict[str, Param]:
+    """Return the detail naming the mechanisms a server offers (their names stay as sent)."""
+    prefix = "no XOAUTH2; it offers {mechanisms}" if xoauth2 else "it offers only {mechanisms}"
+    if not mechanisms:
+        empty = "no XOAUTH2; it lists no mechanism" if xoauth2 else "it lists no mechanism"
+        return detail_params(empty)
+    return detail_params(prefix, mechanisms=", ".join(mechanisms))
 
 
 @sensitive_variables()
@@ -90,7 +102,7 @@ def _auth_password(connection: Connection, credentials: Credentials) -> None:
     elif "LOGIN" in mechanisms:
         mechanism, initial, answers = "LOGIN", None, [user, password]
     else:
-        raise _not_offered(connection, f"it offers only {', '.join(mechanisms) or 'nothing'}")
+        raise _not_offered(connection, _offered(mechanisms, xoauth2=False))
     code, text = _sasl(connection, mechanism, initial, answers)
     if code not in (235, 503):  # 503: already authenticated
         error = connection.endpoint.reply_error(Step.AUTH, code, text, mechanism)
@@ -119,9 +131,7 @@ def _sasl(
 def _auth_xoauth2(connection: Connection, username: str, token_provider: TokenProvider) -> None:
     mechanisms = _mechanisms(connection)
     if "XOAUTH2" not in mechanisms:
-        raise _not_offered(
-            connection, f"no XOAUTH2; it offers {', '.join(mechanisms) or 'nothing'}"
-        )
+        raise _not_offered(connection, _offered(mechanisms, xoauth2=True))
     transcript = connection.transcript
     token = token_provider()
     transcript.remember(token)
@@ -148,7 +158,7 @@ def _auth_xoauth2(connection: Connection, username: str, token_provider: TokenPr
                 smtp_reply=text,
                 host=endpoint.host,
                 port=endpoint.port,
-                detail=_xoauth2_meaning(challenge),
+                extra=_xoauth2_meaning(challenge),
             ),
         )
     if code != 235:
@@ -168,12 +178,14 @@ def _xoauth2_challenge(connection: Connection, reply: str) -> dict[str, str]:
     return {key: connection.transcript.redact(str(value)) for key, value in decoded.items()}
 
 
-def _xoauth2_meaning(challenge: dict[str, str]) -> str:
+def _xoauth2_meaning(challenge: dict[str, str]) -> dict[str, Param]:
+    """Return the detail of a refused token: the status, what it means, the scope asked for."""
     status = challenge.get("status", "")
     if not status:
-        return _NO_REASON
-    meaning = _XOAUTH2_STATUS.get(status, "the token was refused")
-    parts = [f"status {status}: {meaning}"]
+        return detail_params(_NO_REASON)
+    template = "status {xoauth2_status}: " + _XOAUTH2_STATUS.get(status, _XOAUTH2_REFUSED)
+    values: dict[str, Param] = {"xoauth2_status": status}
     if challenge.get("scope"):
-        parts.append(f"required scope {challenge['scope']}")
-    return "; ".join(parts)
+        template += "; required scope {xoauth2_scope}"
+        values["xoauth2_scope"] = challenge["scope"]
+    return detail_params(template, **values)
