@@ -241,10 +241,13 @@ def stored_document_keys_needed(*, chunk_size: int = 2000) -> set[str]:
     """
     company = SystemSettings.load().company_name
     invoices = Invoice.objects.select_related("owner").prefetch_related("lines").order_by("pk")
+    labels: dict[str, list[str]] = {}  # each language's PDF labels, translated once
     return {
         # seller_name() without reading the system settings again for each invoice.
         invoice_pdf_key(
-            invoice=invoice, company=company or invoice.owner.name or invoice.owner.code
+            invoice=invoice,
+            company=company or invoice.owner.name or invoice.owner.code,
+            labels=labels,
         )
         for invoice in invoices.iterator(chunk_size=chunk_size)
     }

@@ -128,8 +128,9 @@ class InvoiceDocuments(DocumentKind):
     @staticmethod
     def _documents_attach(loaded: dict[int, _Mailable]) -> dict[int, _Mailable]:
         """Give each mailable its stored PDF: one query for the batch, one INSERT for new ones."""
+        labels: dict[str, list[str]] = {}  # each language's PDF labels, once per batch
         keys = {
-            pk: invoice_pdf_key(invoice=mailable.invoice, company=mailable.company)
+            pk: invoice_pdf_key(invoice=mailable.invoice, company=mailable.company, labels=labels)
             for pk, mailable in loaded.items()
             # An invoice that cannot be mailed fails before its PDF is needed.
             if invoice_recipient_error(mailable.invoice) is None

@@ -273,24 +273,31 @@ def invoice_pdf_render(
         return _pdf_render(invoice=invoice, compress=compress, company=company)
 
 
-def invoice_pdf_key(*, invoice: Invoice, company: str | None = None) -> str:
+def invoice_pdf_key(
+    *, invoice: Invoice, company: str | None = None, labels: dict[str, list[str]] | None = None
+) -> str:
     """Return the hash of everything the invoice's PDF shows: equal keys, equal PDF bytes.
 
     Number, dates, customer, lines, totals, currency, notes, the seller and the owner's
     contact, as written in the invoice's language, with that language's labels, the font and
     the renderer's version. It reads the lines through invoice.lines.all() (a prefetch serves).
+    `labels` is a dict a caller keeps over a batch of keys: each language's labels are then
+    translated once per batch, not once per invoice (the keys are the same).
     """
     company = seller_name(invoice) if company is None else company
     language = invoice.language or "en"
     owner = invoice.owner
     regular = _fonts().regular
+    labels = {} if labels is None else labels
     with translation.override(language):
+        if language not in labels:
+            labels[language] = [gettext(label) for label in _LABELS]
         shown = [
             RENDERER_VERSION,
             FPDF_VERSION,
             Path(regular).name if regular else _CORE_FAMILY,
             language,
-            [gettext(label) for label in _LABELS],
+            labels[language],
             invoice.number,
             date_format(invoice.issue_date),
             date_format(invoice.due_date),

@@ -303,3 +303,26 @@ def test_invoice_documents_load_message_same_bytes_as_invoice_alone():
     assert parts["scan.jpg"] == bytes(range(256)) * 203 + b"tail"
     assert parts["empty.bin"] == b""
     assert parts["note.csv"].splitlines() == ["position;qty;ž", "1;2"]
+
+
+def test_invoice_documents_load_translates_pdf_labels_once_per_language(monkeypatch):
+    """A batch's content keys translate each language's PDF labels once; the keys are the same."""
+    import invoices.pdf as invoice_pdf
+
+    card = _card()
+    invoices = [
+        invoice_with_lines(1, owner=card, number=f"2026-04{n:02d}", language=language)
+        for n, language in enumerate(["en", "et", "et", "lv", "en", "lv"])
+    ]
+    alone = {invoice.pk: invoice_pdf_key(invoice=invoice) for invoice in invoices}
+    invoice_documents_store(card=card, invoice_ids=list(alone))  # the batch renders no PDF
+    translated: list[str] = []
+
+    def counting(message):
+        translated.append(message)
+        return invoice_pdf.translation.gettext(message)
+
+    monkeypatch.setattr(invoice_pdf, "gettext", counting)
+    loaded = InvoiceDocuments().load(card=card, ids=list(alone))
+    assert len(translated) == 3 * len(invoice_pdf._LABELS)
+    assert {pk: mailable.document.key for pk, mailable in loaded.items()} == alone
