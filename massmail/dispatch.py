@@ -3,14 +3,23 @@
 The story is here; the parts are beside it: massmail.rows (the row states and their fence),
 massmail.policy (what an error means for the row and the job), massmail.pacing (budget, slot,
 rate) and massmail.jobstate (what a run writes on its job). The claim and loading the documents
-are per batch; a group of rows (`MAILER_TRANSMIT_GROUP`, 10) is marked transmitting in one
-statement and its sent rows in one more, so a message costs a fraction of a statement.
+are per batch; a group of rows is marked transmitting in one statement and its sent rows in
+one more, so a message costs a fraction of a statement. A group is `MAILER_TRANSMIT_GROUP` (10)
+rows for an unthrottled mailbox; for a rate-limited one it is its share of one second's
+allowance, max(1, floor(A / C)) for A messages a second (the tightest window's average) over C
+connections (massmail.pacing.Pacer.group_size): Zone-like 1 per 5 s, 1 connection: 1; Microsoft
+365 30 a minute, 3 connections: 1; 10 a second, 3 connections: 3. Delivered rows are marked
+`sent` when their group is done or, within a slow group, once the first of them has waited
+`SENT_FLUSH` (1 s) (massmail.rows), so a job's counts move at least about once a second.
 
 At most once: a row is marked transmitting before it can reach DATA and is put back only when
 this run knows it never did. A worker killed outright (`kill -9`, or its hard time limit) leaves
-at most `MAILER_TRANSMIT_GROUP` rows `unknown` per pool process that was dispatching (the group
-in its hands, some of it maybe delivered, some not yet sent); a worker stopped with SIGTERM
-writes its sent rows and puts back the rest, so it leaves none.
+at most one group `unknown` per pool process that was dispatching (the group in its hands, some
+of it maybe delivered, some not yet sent): at most `MAILER_TRANSMIT_GROUP` for an unthrottled
+mailbox, and for a rate-limited one, whose runs are at most its C connections, at most
+C x max(1, floor(A / C)) over all its runs: no more than its per-second allowance A when A >= C,
+else at most one per connection. A worker stopped with SIGTERM writes its sent rows and puts
+back the rest, so it leaves none.
 
 Runs share the pool round-robin: a run ends with SLICE when other dispatch tasks wait for a
 process (after its first message for a job that has not started, else after a slice), and with
@@ -114,6 +123,8 @@ class Dispatcher:
         self.rows = RowLedger(job_id=job_id, worker=self.worker, lease=self.conf.lease)
         self.watch = JobWatch(job_id=job_id)
         self.sent = 0
+        #: Rows marked "transmitting" at once (massmail.pacing.Pacer.group_size).
+        self.group = self.conf.transmit_group
         #: Messages this run tried (sent or not): a run hands its process back only after one.
         self.attempted = 0
         #: After RATE_WAIT: the seconds until the provider allows the next message.
@@ -170,6 +181,7 @@ class Dispatcher:
 
     def _loop(self) -> Outcome:
         batch_size = self.pacer.batch_size()
+        self.group = self.pacer.group_size()
         filled = False
         while True:
             if self.pacer.budget_spent():
@@ -183,7 +195,7 @@ class Dispatcher:
                 # While other runs wait for a process, this one claims only what it may send.
                 waiting = self.pooled and self.pacer.others_waiting()
                 batch = self.rows.claim(
-                    limit=min(batch_size, self.conf.transmit_group) if waiting else batch_size
+                    limit=min(batch_size, self.group) if waiting else batch_size
                 )
                 if batch and not filled and self.pooled:
                     filled = True
@@ -243,7 +255,7 @@ class Dispatcher:
 
     def _send_batch(self, batch: list[ClaimedRow]) -> Outcome | None:
         by_id = self.documents.load(card=self.job.owner, ids=[row.document_id for row in batch])
-        size = min(self.conf.transmit_group, len(batch))
+        size = min(self.group, len(batch))
         for start in range(0, len(batch), size):
             outcome = self._send_group(batch[start : start + size], by_id)
             if outcome is not None:
@@ -252,9 +264,12 @@ class Dispatcher:
         return None
 
     def _send_group(self, claimed: list[ClaimedRow], by_id: Mapping[int, Any]) -> Outcome | None:
-        """Mark the group transmitting (one statement), send it, mark its sent rows (one)."""
+        """Mark the group transmitting (one statement), send it, mark its sent rows (one, or
+        one more each SENT_FLUSH seconds while the group is slow)."""
         group = self.rows.transmitting(claimed)
         for index, row in enumerate(group):
+            if self.rows.flush_due():
+                self.rows.flush()
             outcome = self._between_messages()
             if outcome is not None:
                 return self._group_end(group[index:], outcome)

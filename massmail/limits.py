@@ -115,6 +115,12 @@ class ProviderLimit:
         """Return the average spacing of messages the tightest window allows (0: unlimited)."""
         return max((seconds / count for count, seconds in self.rates), default=0.0)
 
+    @property
+    def per_second(self) -> float | None:
+        """Return the messages a second the tightest window allows on average (None: no limit)."""
+        interval = self.min_interval
+        return 1 / interval if interval else None
+
 
 def _limit_parse(entry: Mapping[str, Any]) -> ProviderLimit:
     try:

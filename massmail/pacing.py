@@ -153,6 +153,20 @@ class Pacer:
             return self.conf.batch_size
         return max(1, min(self.conf.batch_size, int(self.conf.lease / (2 * interval))))
 
+    def group_size(self) -> int:
+        """Return how many rows to mark "transmitting" at once (at least one).
+
+        `MAILER_TRANSMIT_GROUP` for an unthrottled mailbox; for a rate-limited one no more than
+        its share of what the provider allows in one second (its allowance a second over its
+        connections), so a group is on the wire within about a second and a worker killed
+        outright leaves no more `unknown` rows per mailbox than it may send in a second.
+        """
+        group = self.conf.transmit_group
+        per_second = self.limiter.limit.per_second
+        if per_second is None:
+            return group
+        return max(1, min(group, int(per_second / self.limiter.limit.connections + 1e-9)))
+
     def rate_take(self) -> RateHold | None:
         """Take the provider's allowance for one message, waiting for it if that is a moment."""
         while True:

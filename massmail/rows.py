@@ -4,9 +4,11 @@ Every write after the claim goes through one fence (`_held`): the row must still
 this worker and in a state the transition starts from. A row that the reaper queued again, a
 cancel failed or another worker reclaimed is left alone.
 
-Rows go to the server in groups (`MAILER_TRANSMIT_GROUP`, 10): one fenced statement marks a
-group "transmitting" before its first message, and one statement marks `sent` every row of the
-group whose DATA got its 250 (`flush`); a failure is written on its own. Once marked, only the
+Rows go to the server in groups (`MAILER_TRANSMIT_GROUP`, 10, fewer for a rate-limited mailbox:
+massmail.pacing.Pacer.group_size): one fenced statement marks a group "transmitting" before its
+first message, and one statement marks `sent` every row of the group whose DATA got its 250
+(`flush`), when the group is done or once the first of them has waited SENT_FLUSH (1 s); a
+failure is written on its own. Once marked, only the
 reaper touches a row (when its lease runs out, it becomes `unknown`), so the fence at the mark
 is the fence at DATA. The ledger remembers in memory which rows it gave to DATA: a row it
 marked but never gave to DATA goes back to the queue (a pause, a SIGTERM, the end of a slice,
@@ -35,6 +37,9 @@ from mailer.exceptions import MailDeliveryError
 from mailer.outages import database_retry
 from massmail.models import PENDING_STATUSES, JobStatus, MailStatus, MassMailJob, OutgoingMail
 
+#: Seconds a delivered row waits at most for its `sent` mark within a group (the job's progress
+#: moves at least this often while its messages go out, however slowly).
+SENT_FLUSH = 1.0
 #: The states each transition starts from; a row in any other state is not this worker's.
 _FROM_CLAIMED = (MailStatus.CLAIMED,)
 _FROM_TRANSMITTED = (MailStatus.TRANSMITTING, MailStatus.UNKNOWN)
@@ -125,6 +130,8 @@ class RowLedger:
         self._at_data: set[int] = set()
         #: Rows whose DATA got 250, marked `sent` together by `flush`.
         self._sent: list[ClaimedRow] = []
+        #: When the first of them got its 250 (time.monotonic()): `flush_due` after SENT_FLUSH.
+        self._sent_since = 0.0
 
     def claim(self, *, limit: int) -> list[ClaimedRow]:
         started = time.monotonic()
@@ -183,7 +190,13 @@ class RowLedger:
 
     def sent(self, row: ClaimedRow) -> None:
         """Note that the server took the row's message; `flush` writes it."""
+        if not self._sent:
+            self._sent_since = time.monotonic()
         self._sent.append(row)
+
+    def flush_due(self) -> bool:
+        """Return whether a row has waited SENT_FLUSH seconds for its `sent` mark."""
+        return bool(self._sent) and time.monotonic() - self._sent_since >= SENT_FLUSH
 
     def flush(self) -> None:
         """Mark `sent`, in one statement, every row whose message the server took."""

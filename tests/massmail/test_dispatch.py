@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from datetime import timedelta
 
 import pytest
@@ -27,7 +28,7 @@ from massmail.dispatch import (
 from massmail.jobs import massmail_job_cancel
 from massmail.models import JobStatus, MailStatus, MassMailJob, OutgoingMail
 from massmail.reaper import massmail_reap
-from tests.massmail.conftest import PASSWORD, server_card
+from tests.massmail.conftest import PASSWORD, fast_limits, server_card
 
 pytestmark = pytest.mark.django_db
 
@@ -82,6 +83,76 @@ def test_dispatch_uses_fewer_than_one_statement_per_message(mass_settings, mass_
     # Per group of 10 its two writes, per batch of 20 the claim and the documents' three
     # lookups, per run about sixteen (reap, job, settings, finish): under one per message.
     assert len(queries.captured_queries) <= 40 // 10 * 2 + 40 // 20 * 4 + 16 < 40
+
+
+def _sent_before_each_message(dispatcher, job):
+    """Spy on the run: the job's `sent` rows in the database as each message starts."""
+    seen: list[int] = []
+    original = dispatcher._send_one
+
+    def counting(row, document):
+        seen.append(OutgoingMail.objects.filter(job=job, status=MailStatus.SENT).count())
+        return original(row, document)
+
+    dispatcher._send_one = counting
+    return seen
+
+
+def _ids_per_write(queries, status):
+    """How many rows each captured UPDATE to `status` named."""
+    writes = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith("UPDATE") and f"SET \"status\" = '{status}'" in q["sql"]
+    ]
+    return [len(re.search(r'"id" IN \(([^)]*)\)', sql).group(1).split(",")) for sql in writes]
+
+
+def test_dispatch_rate_limited_marks_each_message_sent_before_the_next(mass_settings, mass_server):
+    """5 a second over 3 connections: groups of one, each marked `sent` before the next goes."""
+    mass_settings.MAILER_PROVIDER_LIMITS = fast_limits(connections=3, rates=[[1, 0.2]])
+    mass_settings.MAILER_DISPATCH_PARALLELISM = 1
+    server = mass_server(tls="no", users={"kivi@acme.test": PASSWORD})
+    job = _job(server_card(server), count=5)
+    dispatcher = Dispatcher(job_id=job.pk)
+    seen = _sent_before_each_message(dispatcher, job)
+    with CaptureQueriesContext(connection) as queries:
+        assert dispatcher.run() == Outcome.FINISHED
+    assert len(server.sink.deliveries) == 5
+    assert seen == [0, 1, 2, 3, 4]
+    assert _ids_per_write(queries, "transmitting") == [1] * 5
+    assert _ids_per_write(queries, "sent") == [1] * 5
+
+
+def test_dispatch_group_size_follows_the_mailbox_rate(mass_settings, mass_server):
+    """10 a second over 2 connections: rows marked and marked `sent` 5 at a time, not 10."""
+    mass_settings.MAILER_PROVIDER_LIMITS = fast_limits(connections=2, rates=[[20, 2]])
+    mass_settings.MAILER_TRANSMIT_GROUP = 10
+    mass_settings.MAILER_DISPATCH_PARALLELISM = 1
+    server = mass_server(tls="no", users={"kivi@acme.test": PASSWORD})
+    job = _job(server_card(server), count=10)
+    with CaptureQueriesContext(connection) as queries:
+        assert massmail_dispatch_run(job_id=job.pk) == Outcome.FINISHED
+    assert _statuses(job) == [MailStatus.SENT] * 10
+    assert _ids_per_write(queries, "transmitting") == [5, 5]
+    assert _ids_per_write(queries, "sent") == [5, 5]
+
+
+def test_dispatch_slow_group_marks_sent_before_its_end(mass_settings, mass_server):
+    """A slow server (0.3 s a message), a group of 10: delivered rows are marked within ~1 s,
+    not only when the whole group is done."""
+    mass_settings.MAILER_TRANSMIT_GROUP = 10
+    mass_settings.MAILER_DISPATCH_PARALLELISM = 1
+    server = mass_server(tls="no", users={"kivi@acme.test": PASSWORD}, data_delay=0.3)
+    job = _job(server_card(server), count=6)
+    dispatcher = Dispatcher(job_id=job.pk)
+    seen = _sent_before_each_message(dispatcher, job)
+    with CaptureQueriesContext(connection) as queries:
+        assert dispatcher.run() == Outcome.FINISHED
+    assert _statuses(job) == [MailStatus.SENT] * 6
+    assert seen[0] == 0 and seen[-1] > 0  # marked while the group was still going
+    assert sum(_ids_per_write(queries, "sent")) == 6
+    assert _ids_per_write(queries, "transmitting") == [6]
 
 
 def test_dispatch_retries_transient_451_and_delivers(mass_settings, mass_server):

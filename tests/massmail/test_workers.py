@@ -127,6 +127,40 @@ def test_worker_kill_loses_nothing_and_sends_nothing_twice(workers, mass_setting
     print(f"\nKILL -9: {counts[MailStatus.UNKNOWN]} unknown (bound {2 * KILL_GROUP})")
 
 
+def test_worker_kill_of_a_rate_limited_mailbox_leaves_at_most_a_second_of_messages_unknown(
+    workers, mass_settings, mass_server
+):
+    """kill -9 while a mailbox allowed 10 a second sends (3 connections, groups of 10 set):
+    at most its per-second allowance is in flight or `unknown`, never a whole group each."""
+    mass_settings.MAILER_PROVIDER_LIMITS = fast_limits(connections=3, rates=[[1, 0.1]])
+    server = mass_server(tls="no", users={"kivi@acme.test": PASSWORD})
+    card = server_card(server)
+    invoices = invoice_demo_create(owner_card=card, count=40, seed=6)
+    overrides = _overrides(mass_settings, MAILER_TRANSMIT_GROUP=10)
+    first = workers.start(concurrency=2, overrides=overrides)
+    job = invoices_mass_mail_start(card=card, invoice_ids=[i.pk for i in invoices])
+
+    deadline = time.monotonic() + 30
+    while len(server.sink.deliveries) < 12:
+        assert time.monotonic() < deadline, workers.log_tail()
+        time.sleep(0.02)
+    workers.kill(first)
+    at_kill = collections.Counter(
+        OutgoingMail.objects.filter(job=job).values_list("status", flat=True)
+    )
+    assert at_kill[MailStatus.SENT] < 40
+    assert at_kill[MailStatus.TRANSMITTING] <= 10
+    workers.start(concurrency=2, beat=True, overrides=overrides)
+
+    job = _wait_for(job, workers)
+    counts = collections.Counter(
+        OutgoingMail.objects.filter(job=job).values_list("status", flat=True)
+    )
+    assert counts[MailStatus.SENT] + counts[MailStatus.UNKNOWN] == 40
+    assert counts[MailStatus.UNKNOWN] <= 10
+    print(f"\nKILL -9 (10/s): {counts[MailStatus.UNKNOWN]} unknown (bound 10)")
+
+
 def test_workers_never_exceed_three_connections(workers, mass_settings, mass_server):
     """Two workers of concurrency 2 share one mailbox's 3 connections: no 421 4.3.2 answer."""
     mass_settings.MAILER_DISPATCH_PARALLELISM = 4
