@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 from kombu.exceptions import OperationalError as KombuOperationalError
 
+from events.errors import UserFacingError
 from mailer.messages import message_id_make
 from mailer.services import sender_config_get
 from massmail.causes import MassMailCause
@@ -40,6 +41,7 @@ from massmail.models import (
     MailStatus,
     MassMailJob,
     OutgoingMail,
+    status_reason_fields,
 )
 from users.models import MailSender
 
@@ -319,7 +321,8 @@ def massmail_job_finish_if_done(*, job_id: int) -> bool:
 def massmail_job_pause(*, job: MassMailJob, reason: str = "") -> bool:
     """Pause a queued or running job; workers put back what they hold. Return whether it was."""
     paused = MassMailJob.objects.filter(pk=job.pk, status__in=ACTIVE_JOB_STATUSES).update(
-        status=JobStatus.PAUSED, status_reason=reason or gettext_noop("Paused by the user.")
+        status=JobStatus.PAUSED,
+        **status_reason_fields(reason=reason or gettext_noop("Paused by the user.")),
     )
     job.refresh_from_db()
     return bool(paused)
@@ -334,7 +337,7 @@ def massmail_job_resume(*, job: MassMailJob) -> bool:
         raise refusal
     with transaction.atomic():
         resumed = MassMailJob.objects.filter(pk=job.pk, status=JobStatus.PAUSED).update(
-            status=JobStatus.RUNNING, status_reason="", resume_at=None
+            status=JobStatus.RUNNING, resume_at=None, **status_reason_fields()
         )
         if resumed:
             job_id = job.pk
@@ -351,8 +354,8 @@ def massmail_job_cancel(*, job: MassMailJob) -> bool:
         ).update(
             status=JobStatus.CANCELLED,
             finished_at=timezone.now(),
-            status_reason=gettext_noop("Cancelled by the user."),
             resume_at=None,
+            **status_reason_fields(reason=gettext_noop("Cancelled by the user.")),
         )
         if cancelled:
             _cancelled_rows_fail(job_id=job.pk)
@@ -393,8 +396,14 @@ def massmail_cancelled_rows_settle(*, job_id: int) -> int:
     return failed
 
 
-def massmail_jobs_pause_for_card(*, card: UserCard, reason: str) -> int:
-    """Pause the active jobs that send as this card or with its Microsoft 365 token."""
+def massmail_jobs_pause_for_card(
+    *, card: UserCard, reason: str = "", error: UserFacingError | None = None
+) -> int:
+    """Pause the active jobs that send as this card or with its Microsoft 365 token.
+
+    With the `error`, each job keeps its cause and parameters: the reason reads in the
+    language of whoever opens the job page.
+    """
     ids = []
     for job in MassMailJob.objects.filter(status__in=ACTIVE_JOB_STATUSES).select_related("owner"):
         config = sender_config_get(card=job.owner)
@@ -406,7 +415,7 @@ def massmail_jobs_pause_for_card(*, card: UserCard, reason: str) -> int:
         ):
             ids.append(job.pk)
     return MassMailJob.objects.filter(pk__in=ids, status__in=ACTIVE_JOB_STATUSES).update(
-        status=JobStatus.PAUSED, status_reason=reason
+        status=JobStatus.PAUSED, **status_reason_fields(reason=reason, error=error)
     )
 
 
@@ -441,11 +450,12 @@ class JobProgress:
 
 
 RATE_WINDOW = timedelta(seconds=60)
+_REASON_FIELDS = ("status_reason", "status_cause", "status_params")
 
 
 def massmail_job_progress(*, job: MassMailJob) -> JobProgress:
     """Return counts per status, the recent rate and the expected finish of a job."""
-    job.refresh_from_db(fields=["status", "status_reason", "resume_at", "started_at"])
+    job.refresh_from_db(fields=[*_REASON_FIELDS, "status", "resume_at", "started_at"])
     counts = massmail_job_counts(job_id=job.pk)
     now = timezone.now()
     since = max(job.started_at or now, now - RATE_WINDOW)

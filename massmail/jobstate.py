@@ -8,7 +8,8 @@ from datetime import timedelta
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from massmail.models import ACTIVE_JOB_STATUSES, JobStatus, MassMailJob
+from events.errors import UserFacingError
+from massmail.models import ACTIVE_JOB_STATUSES, JobStatus, MassMailJob, status_reason_fields
 
 #: Seconds between looks at the job's status during a batch.
 JOB_CHECK_EVERY = 1.0
@@ -27,18 +28,25 @@ def job_start(*, job: MassMailJob) -> None:
         )
 
 
-def job_pause(*, job_id: int, reason: str) -> None:
-    """Pause an active job for a reason its owner must fix (settings, authentication)."""
+def job_pause(*, job_id: int, reason: str = "", error: UserFacingError | None = None) -> None:
+    """Pause an active job for a reason its owner must fix (settings, authentication).
+
+    Pass the `error` (not its message): its cause and parameters are stored, so the job page
+    shows the reason in the reader's language, not in the worker's. A `reason` text is shown
+    as stored (translated only if it is a msgid of the catalog).
+    """
     MassMailJob.objects.filter(pk=job_id, status__in=ACTIVE_JOB_STATUSES).update(
-        status=JobStatus.PAUSED, status_reason=reason
+        status=JobStatus.PAUSED, **status_reason_fields(reason=reason, error=error)
     )
 
 
-def job_wait_note(*, job_id: int, seconds: float, reason: str = "") -> None:
+def job_wait_note(
+    *, job_id: int, seconds: float, reason: str = "", error: UserFacingError | None = None
+) -> None:
     """Note on the job that its mailbox is paused, until when and why; it stays running."""
+    fields = status_reason_fields(reason=reason or SENDER_LIMIT_REASON, error=error)
     MassMailJob.objects.filter(pk=job_id).update(
-        resume_at=timezone.now() + timedelta(seconds=seconds),
-        status_reason=reason or SENDER_LIMIT_REASON,
+        resume_at=timezone.now() + timedelta(seconds=seconds), **fields
     )
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.db import models
+from django.utils import translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from events.errors import cause_get, cause_render
+from events.errors import UserFacingError, cause_get, cause_render
 from users.models import UserCard
 
 
@@ -69,11 +70,16 @@ class MassMailJob(models.Model):
     failed_count = models.PositiveIntegerField(_("failed"), default=0)
     unknown_count = models.PositiveIntegerField(_("outcome unknown"), default=0)
     #: Stored in English (a message template or a rendered cause); `reason` translates it.
+    #: Written with status_cause and status_params, always together (`status_reason_fields`).
     status_reason = models.TextField(
         _("status reason"),
         blank=True,
         help_text=_("Why the job is paused, waiting or was refused or cancelled."),
     )
+    #: The cause of the status reason and its parameters (events.errors), when an error gave it:
+    #: the reason is then rendered from them in the reader's language. Empty on older rows.
+    status_cause = models.CharField(_("status cause"), max_length=64, blank=True)
+    status_params = models.JSONField(_("status parameters"), default=dict, blank=True)
     resume_at = models.DateTimeField(
         _("resume at"),
         null=True,
@@ -97,8 +103,30 @@ class MassMailJob(models.Model):
 
     @property
     def reason(self) -> str:
-        """Return the status reason in the active language (a known text is translated)."""
-        return status_reason_text(self.status_reason)
+        """Return the status reason in the active language (a cause is rendered now)."""
+        fallback = status_reason_text(self.status_reason)
+        if self.status_cause:
+            return cause_render(self.status_cause, self.status_params, fallback=fallback)
+        return fallback
+
+
+def status_reason_fields(
+    *, reason: str = "", error: UserFacingError | None = None
+) -> dict[str, Any]:
+    """Return the fields that store a job's status reason: a fixed text, or an error's cause.
+
+    An error is stored as its cause and parameters (rendered for each reader) and, as
+    `status_reason`, its English text; a fixed text (a gettext_noop msgid) clears the cause.
+    """
+    if error is None:
+        return {"status_reason": reason, "status_cause": "", "status_params": {}}
+    with translation.override("en"):
+        text = error.message
+    return {
+        "status_reason": text,
+        "status_cause": str(error.cause),
+        "status_params": dict(error.params),
+    }
 
 
 def status_reason_text(stored: str) -> str:

@@ -23,7 +23,7 @@ from massmail.jobs import (
     massmail_job_resume,
     massmail_job_rows,
 )
-from massmail.models import MailStatus, MassMailJob, status_reason_text
+from massmail.models import MailStatus, MassMailJob
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -105,8 +105,8 @@ def job_progress(request: HttpRequest, job_id: int) -> JsonResponse:
     """Return the job's counts per status, rate and expected finish (polled by the page)."""
     job = _job_get(request, job_id)
     progress = massmail_job_progress(job=job).as_dict()
-    # The reason is stored in English; the page shows it in the reader's language.
-    progress["reason"] = status_reason_text(progress["reason"])
+    # The reason is stored as a cause or in English; the page shows it in the reader's language.
+    progress["reason"] = job.reason
     return JsonResponse(progress)
 
 

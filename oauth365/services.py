@@ -308,4 +308,4 @@ def _on_reauth_needed(card: UserCard, error: ReauthenticationRequiredError) -> N
         params=error.params,
         message=error.message,
     )
-    m365_consent_lost.send(sender=M365Connection, card=card, reason=error.user_message)
+    m365_consent_lost.send(sender=M365Connection, card=card, reason=error.user_message, error=error)
