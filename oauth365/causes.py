@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
+from django.utils.formats import date_format
 from django.utils.translation import gettext_noop
 
 from events.errors import ErrorCause, Param
+
+#: Parameters that are dates: stored as ISO 8601, shown in the reader's date format.
+_DATES = ("lapses", "since")
 
 
 class M365Cause(ErrorCause):
@@ -173,4 +178,12 @@ class M365Cause(ErrorCause):
         if self is M365Cause.REAUTH_NEEDED:
             card = params.get("card")
             context["card"] = f" {card}" if card else ""
+        for name in _DATES:
+            value = params.get(name)
+            try:
+                day = date.fromisoformat(value) if isinstance(value, str) else None
+            except ValueError:
+                day = None  # not a date (an old or foreign row): shown as stored
+            if day is not None:
+                context[name] = date_format(day, "DATE_FORMAT")
         return context

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
+from django.urls import reverse
 from django.utils import translation
+from django.utils.formats import date_format
 
+from events.models import EventKind, MailEvent
 from oauth365.causes import M365Cause
 from oauth365.models import M365Connection
 from tests.factories import UserCardFactory
@@ -23,6 +27,11 @@ VALUES = {
     "other_card": "TAMM",
     "lapses": "2027-03-01",
     "since": "2026-12-01",
+}
+#: The dates of VALUES as each language writes them (Django's DATE_FORMAT of the language).
+DATES = {
+    "lapses": {"et": "1. märts 2027", "lv": "2027. gada 1. marts", "pl": "1 marca 2027"},
+    "since": {"et": "1. detsember 2026", "lv": "2026. gada 1. decembris", "pl": "1 grudnia 2026"},
 }
 #: SPEC.md's glossary: (Authenticate Microsoft 365, Microsoft 365 has been authenticated).
 GLOSSARY = {
@@ -43,8 +52,10 @@ def test_m365_cause_renders_translated_with_placeholders_filled(cause, language)
         text = cause.render(VALUES)
     assert text != english
     assert "{" not in text and "}" not in text
-    for name in cause.placeholders:
+    for name in cause.placeholders - DATES.keys():
         assert VALUES[name] in text, name
+    for name in cause.placeholders & DATES.keys():  # dates in the reader's format, never ISO
+        assert DATES[name][language] in text and VALUES[name] not in text, name
 
 
 @pytest.mark.django_db
@@ -108,3 +119,25 @@ def test_popup_sign_in_in_the_card_language_uses_the_glossary(
     result.get_by_text(success, exact=True).wait_for()
     assert "kivi@contoso.test" in status.inner_text()
     assert M365Connection.objects.get(card=card).account == "kivi@contoso.test"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_consent_expiring_event_shows_dates_in_the_readers_format(client, language):
+    """The events page writes the consent's lapse date as the reader's language does, not ISO."""
+    card = UserCardFactory(code="KIVI", language=language)
+    params = {"account": "kivi@contoso.test", "lapses": "2027-03-01", "since": "2026-11-20"}
+    MailEvent.objects.create(
+        card=card,
+        user_code=card.code,
+        kind=EventKind.REAUTH_NEEDED,
+        cause=M365Cause.CONSENT_EXPIRING,
+        params=params,
+        message=M365Cause.CONSENT_EXPIRING.render(params),
+    )
+    client.force_login(card.user)
+    page = client.get(reverse("deliverability:events")).content.decode()
+    with translation.override(language):
+        since = date_format(date(2026, 11, 20), "DATE_FORMAT")
+    assert DATES["lapses"][language] in page and since in page
+    assert "2027-03-01" not in page and "2026-11-20" not in page

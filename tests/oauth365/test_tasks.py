@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings as django_settings
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
 
 from events.models import EventKind, MailEvent
 from oauth365.models import M365Connection, M365Status
@@ -77,6 +78,8 @@ def test_keep_fresh_warns_once_before_consent_lapses(idp, card, user_client, sig
     assert first["warned"] == 1 and second["warned"] == 0
     (event,) = MailEvent.objects.filter(card=card)
     assert event.cause == "m365_consent_expiring"
-    lapses = (timezone.now() + timedelta(days=10)).date().isoformat()
-    assert f"lapses on {lapses}" in event.message
+    lapses = (timezone.now() + timedelta(days=10)).date()
+    assert event.params["lapses"] == lapses.isoformat()  # stored as ISO, shown as the reader's
+    with translation.override("en"):
+        assert f"lapses on {date_format(lapses, 'DATE_FORMAT')}" in event.text
     assert M365Connection.objects.get(card=card).status == M365Status.CONNECTED
