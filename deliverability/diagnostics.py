@@ -22,8 +22,10 @@ from deliverability.spf import (
     TEMPERROR,
     DnsTempError,
     Lookup,
+    SpfReason,
     spf_check,
 )
+from events.errors import Param
 from mailer.services import sender_config_get
 from users.models import MailSender
 from users.providers import PRESETS_BY_KEY, ProviderPreset
@@ -74,6 +76,16 @@ class Diagnostics:
     spf_suggestion: str
     platform_outbound_ips: tuple[str, ...]
     warnings: tuple[str, ...] = field(default=())
+    #: Why SPF gave no verdict, as a reason and its values (`spf_reason` is its English text).
+    spf_why: SpfReason | None = None
+    spf_why_params: dict[str, Param] = field(default_factory=dict)
+
+    @property
+    def spf_reason_text(self) -> str:
+        """Return why SPF gave no verdict, in the active language."""
+        if self.spf_why is None:
+            return self.spf_reason
+        return self.spf_why.render(self.spf_why_params)
 
     @property
     def directo_passes(self) -> bool:
@@ -199,12 +211,13 @@ def domain_diagnostics_get(*, domain: str, mode: str, sender: str = "") -> Diagn
     warnings: list[str] = []
 
     by_ip: dict[str, str] = {}
-    record, reason = None, ""
+    record, reason, why, why_params = None, "", None, {}
     for ip in ips:
         check = spf_check(lookup=lookup, ip=ip, domain=domain, sender=sender)
         by_ip[ip] = check.result
         record = record or check.record
-        reason = reason or check.reason
+        if not reason:
+            reason, why, why_params = check.reason, check.why, check.why_params
     spf = min(by_ip.values(), key=_SEVERITY.index) if by_ip else NONE
 
     try:
@@ -227,6 +240,8 @@ def domain_diagnostics_get(*, domain: str, mode: str, sender: str = "") -> Diagn
         spf_record=record,
         spf_by_ip=by_ip,
         spf_reason=reason,
+        spf_why=why,
+        spf_why_params=why_params,
         dmarc_policy=dmarc_policy,
         dmarc_record=dmarc_record,
         provider=provider,
@@ -291,11 +306,11 @@ def _recommendation(d: Diagnostics) -> str:
         return advice_render((Advice.REPLY_TO, domain), (Advice.REPLY_TO_DIRECTO_PASSES, domain))
     if d.spf == PASS:
         return advice_render((Advice.DIRECTO_PASSES, domain))
-    if d.spf == PERMERROR and "lookups" in d.spf_reason:
+    if d.spf == PERMERROR and d.spf_why == SpfReason.LOOKUP_LIMIT:
         fix = (Advice.FIX_SPF_LOOKUPS, domain | {"spf_terms": _spf_terms(d.platform_outbound_ips)})
     else:
         fix = (Advice.FIX_SPF_PUBLISH, domain | {"spf_suggestion": d.spf_suggestion})
-    return advice_render((_DIRECTO_FAILS[d.spf], domain | {"reason": d.spf_reason}), fix)
+    return advice_render((_DIRECTO_FAILS[d.spf], domain | {"reason": d.spf_reason_text}), fix)
 
 
 def _dmarc_warnings(d: Diagnostics) -> list[str]:

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 
-from deliverability.spf import DnsTempError
+from deliverability.spf import DnsTempError, SpfReason
 
 #: One lookup may take this long (all retries included).
 LOOKUP_LIFETIME = 3.0
@@ -78,7 +78,7 @@ class DnsClient:
         key = self._key(name, rdtype)
         cached = cache.get(key)
         if cached == _FAILED:
-            raise DnsTempError(f"{rdtype} {name}: no answer (recently)")
+            raise DnsTempError(SpfReason.DNS_NO_ANSWER_RECENTLY, rdtype=rdtype, name=name)
         if cached is not None:
             return tuple(cached)
         try:
@@ -92,7 +92,7 @@ class DnsClient:
     def _query(self, name: str, rdtype: str) -> tuple[str, ...]:
         remaining = self._ends_at - time.monotonic()
         if remaining <= 0:
-            raise DnsTempError("the DNS checks took too long")
+            raise DnsTempError(SpfReason.DNS_TOO_LONG)
         lifetime = min(LOOKUP_LIFETIME, remaining)
         self.lookups += 1
         try:
@@ -106,9 +106,10 @@ class DnsClient:
         except dns.resolver.NXDOMAIN:
             return ()
         except dns.exception.Timeout as exc:
-            raise DnsTempError(f"{rdtype} {name}: timed out") from exc
+            raise DnsTempError(SpfReason.DNS_TIMED_OUT, rdtype=rdtype, name=name) from exc
         except (dns.exception.DNSException, OSError) as exc:
-            raise DnsTempError(f"{rdtype} {name}: {type(exc).__name__}") from exc
+            error = type(exc).__name__
+            raise DnsTempError(SpfReason.DNS_FAILED, rdtype=rdtype, name=name, error=error) from exc
         return _records_text(answer, rdtype)
 
 

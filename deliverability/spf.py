@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from django.utils.translation import gettext_noop
+
+from events.errors import ErrorCause, Param
 
 PASS, FAIL, SOFTFAIL, NEUTRAL = "pass", "fail", "softfail", "neutral"
 NONE, PERMERROR, TEMPERROR = "none", "permerror", "temperror"
@@ -31,11 +35,99 @@ IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Lookup = Callable[[str, str], tuple[str, ...]]
 
 
-class DnsTempError(Exception):
+class SpfReason(ErrorCause):
+    """Why SPF gave no verdict (permerror, temperror): a template, translated when shown.
+
+    Not registered (no event stores it): a diagnosis renders it when the page is made, so
+    the reason reads in the reader's language; the names in it (terms, domains) stay as DNS has
+    them. Parameters: `term`, `target`, `limit`, `spec`, `rdtype`, `name`, `error`.
+    """
+
+    MANY_RECORDS = (
+        "many_records",
+        gettext_noop("the domain publishes more than one SPF record"),
+    )
+    LOOKUP_LIMIT = (
+        "lookup_limit",
+        gettext_noop(
+            "the SPF record needs more than {limit} DNS lookups (at “{term}”), so receivers "
+            "treat it as broken"
+        ),
+    )
+    TWO_REDIRECTS = ("two_redirects", gettext_noop("the SPF record has two redirect= modifiers"))
+    UNKNOWN_TERM = ("unknown_term", gettext_noop("the SPF record has an unknown term “{term}”"))
+    REDIRECT_NO_SPF = (
+        "redirect_no_spf",
+        gettext_noop("the SPF redirect target {target} has no SPF record"),
+    )
+    TERM_INVALID = ("term_invalid", gettext_noop("the SPF term “{term}” is invalid"))
+    TERM_NO_DOMAIN = ("term_no_domain", gettext_noop("the SPF term “{term}” names no domain"))
+    INCLUDE_NO_SPF = (
+        "include_no_spf",
+        gettext_noop("the included domain {target} has no SPF record"),
+    )
+    INCLUDE_BROKEN = (
+        "include_broken",
+        gettext_noop("the included domain {target} has a broken SPF record"),
+    )
+    PREFIX_INVALID = (
+        "prefix_invalid",
+        gettext_noop("the SPF term “{term}” has an invalid prefix length"),
+    )
+    TOO_MANY_MX = ("too_many_mx", gettext_noop("{target} has more than {limit} MX records"))
+    TERM_NO_ADDRESS = ("term_no_address", gettext_noop("the SPF term “{term}” names no address"))
+    TERM_BAD_ADDRESS = (
+        "term_bad_address",
+        gettext_noop("the SPF term “{term}” is not a valid address"),
+    )
+    TERM_WRONG_FAMILY = (
+        "term_wrong_family",
+        gettext_noop("the SPF term “{term}” has the wrong address family"),
+    )
+    MACRO_ZERO_LABELS = ("macro_zero_labels", gettext_noop("an SPF macro keeps zero labels"))
+    MACRO_INVALID = (
+        "macro_invalid",
+        gettext_noop("the SPF domain “{spec}” has an invalid macro"),
+    )
+    # DNS did not answer (DnsTempError): the result is temperror.
+    DNS_NO_ANSWER_RECENTLY = (
+        "dns_no_answer_recently",
+        gettext_noop(
+            "a DNS lookup failed: {rdtype} {name} did not answer recently (asked again later)"
+        ),
+    )
+    DNS_TOO_LONG = (
+        "dns_too_long",
+        gettext_noop("a DNS lookup failed: the DNS checks took too long"),
+    )
+    DNS_TIMED_OUT = (
+        "dns_timed_out",
+        gettext_noop("a DNS lookup failed: {rdtype} {name} timed out"),
+    )
+    DNS_FAILED = (
+        "dns_failed",
+        gettext_noop("a DNS lookup failed: {rdtype} {name} ({error})"),
+    )
+
+    def english(self, params: Mapping[str, Param]) -> str:
+        """Return the reason in English (the `spf_reason` of `mail_diagnostics --json`)."""
+        return self.template.format_map(self.context(params))
+
+
+class _ReasonError(Exception):
+    """An exception that says why as an SpfReason and its parameters; str() is English."""
+
+    def __init__(self, reason: SpfReason, **params: Param) -> None:
+        self.reason = reason
+        self.params: dict[str, Param] = params
+        super().__init__(reason.english(params))
+
+
+class DnsTempError(_ReasonError):
     """DNS did not answer (timeout, SERVFAIL): the result is `temperror`, try again later."""
 
 
-class SpfPermError(Exception):
+class SpfPermError(_ReasonError):
     """The published SPF is broken (syntax, two records, over the lookup limit)."""
 
 
@@ -43,7 +135,7 @@ def spf_record_select(txts: tuple[str, ...]) -> str | None:
     """Return the domain's one SPF record, None without one; raise SpfPermError for several."""
     records = [t for t in txts if t.lower() == "v=spf1" or t.lower().startswith("v=spf1 ")]
     if len(records) > 1:
-        raise SpfPermError("the domain publishes more than one SPF record")
+        raise SpfPermError(SpfReason.MANY_RECORDS)
     return records[0] if records else None
 
 
@@ -56,7 +148,10 @@ class SpfCheck:
     sender: str
     lookups: int = 0
     result: str = ""
+    #: Why there is no verdict, in English; `why` and `why_params` make it in any language.
     reason: str = ""
+    why: SpfReason | None = None
+    why_params: dict[str, Param] = field(default_factory=dict)
     record: str | None = None
 
     def run(self, domain: str) -> str:
@@ -64,18 +159,25 @@ class SpfCheck:
         try:
             self.result = self._check(domain.rstrip(".").lower(), top=True)
         except DnsTempError as exc:
-            self.result, self.reason = TEMPERROR, f"a DNS lookup failed ({exc})"
+            self.result, self.reason, self.why, self.why_params = (
+                TEMPERROR,
+                str(exc),
+                exc.reason,
+                exc.params,
+            )
         except SpfPermError as exc:
-            self.result, self.reason = PERMERROR, str(exc)
+            self.result, self.reason, self.why, self.why_params = (
+                PERMERROR,
+                str(exc),
+                exc.reason,
+                exc.params,
+            )
         return self.result
 
     def _count(self, term: str) -> None:
         self.lookups += 1
         if self.lookups > LOOKUP_LIMIT:
-            raise SpfPermError(
-                f"the SPF record needs more than {LOOKUP_LIMIT} DNS lookups (at “{term}”), so "
-                "receivers treat it as broken"
-            )
+            raise SpfPermError(SpfReason.LOOKUP_LIMIT, limit=LOOKUP_LIMIT, term=term)
 
     def _check(self, domain: str, *, top: bool = False) -> str:
         if not domain or len(domain) > 253 or ".." in domain:
@@ -92,11 +194,11 @@ class SpfCheck:
             if directive is None and modifier is not None:
                 if modifier.group(1).lower() == "redirect":
                     if redirect is not None:
-                        raise SpfPermError("the SPF record has two redirect= modifiers")
+                        raise SpfPermError(SpfReason.TWO_REDIRECTS)
                     redirect = modifier.group(2)
                 continue
             if directive is None:
-                raise SpfPermError(f"the SPF record has an unknown term “{term}”")
+                raise SpfPermError(SpfReason.UNKNOWN_TERM, term=term)
             qualifier, mechanism, argument = directive.groups()
             if self._matches(mechanism.lower(), argument, domain, term):
                 return _QUALIFIERS[qualifier or "+"]
@@ -105,29 +207,29 @@ class SpfCheck:
             target = self._expand(redirect, domain)
             result = self._check(target)
             if result == NONE:
-                raise SpfPermError(f"the SPF redirect target {target} has no SPF record")
+                raise SpfPermError(SpfReason.REDIRECT_NO_SPF, target=target)
             return result
         return NEUTRAL
 
     def _matches(self, mechanism: str, argument: str, domain: str, term: str) -> bool:
         if mechanism == "all":
             if argument:
-                raise SpfPermError(f"the SPF term “{term}” is invalid")
+                raise SpfPermError(SpfReason.TERM_INVALID, term=term)
             return True
         if mechanism in ("ip4", "ip6"):
             return self._ip_matches(mechanism, argument, term)
         if mechanism in ("include", "exists"):
             if not argument.startswith(":") or len(argument) < 2:
-                raise SpfPermError(f"the SPF term “{term}” names no domain")
+                raise SpfPermError(SpfReason.TERM_NO_DOMAIN, term=term)
             self._count(term)
             target = self._expand(argument[1:], domain)
             if mechanism == "exists":
                 return bool(self.lookup(target, "A"))
             result = self._check(target)
             if result == NONE:
-                raise SpfPermError(f"the included domain {target} has no SPF record")
+                raise SpfPermError(SpfReason.INCLUDE_NO_SPF, target=target)
             if result in (TEMPERROR, PERMERROR):
-                raise SpfPermError(f"the included domain {target} has a broken SPF record")
+                raise SpfPermError(SpfReason.INCLUDE_BROKEN, target=target)
             return result == PASS
         if mechanism == "ptr":
             # RFC 7208 §5.5: "do not use"; it counts against the limit but is not evaluated.
@@ -135,7 +237,7 @@ class SpfCheck:
             return False
         match = _A_MX_ARG.match(argument)
         if match is None:
-            raise SpfPermError(f"the SPF term “{term}” is invalid")
+            raise SpfPermError(SpfReason.TERM_INVALID, term=term)
         self._count(term)
         target = self._expand(match.group("domain"), domain) if match.group("domain") else domain
         cidr4, cidr6 = match.group("c4"), match.group("c6")
@@ -144,12 +246,12 @@ class SpfCheck:
         else:
             prefix = int(cidr6) if cidr6 else 128
         if prefix > self.ip.max_prefixlen:
-            raise SpfPermError(f"the SPF term “{term}” has an invalid prefix length")
+            raise SpfPermError(SpfReason.PREFIX_INVALID, term=term)
         names = [target]
         if mechanism == "mx":
             names = list(self.lookup(target, "MX"))
             if len(names) > MX_NAME_LIMIT:
-                raise SpfPermError(f"{target} has more than {MX_NAME_LIMIT} MX records")
+                raise SpfPermError(SpfReason.TOO_MANY_MX, target=target, limit=MX_NAME_LIMIT)
         rdtype = "A" if self.ip.version == 4 else "AAAA"
         for name in names:
             for address in self.lookup(name, rdtype):
@@ -160,13 +262,13 @@ class SpfCheck:
 
     def _ip_matches(self, mechanism: str, argument: str, term: str) -> bool:
         if not argument.startswith(":"):
-            raise SpfPermError(f"the SPF term “{term}” names no address")
+            raise SpfPermError(SpfReason.TERM_NO_ADDRESS, term=term)
         try:
             network = ipaddress.ip_network(argument[1:], strict=False)
         except ValueError as exc:
-            raise SpfPermError(f"the SPF term “{term}” is not a valid address") from exc
+            raise SpfPermError(SpfReason.TERM_BAD_ADDRESS, term=term) from exc
         if network.version != int(mechanism[-1]):
-            raise SpfPermError(f"the SPF term “{term}” has the wrong address family")
+            raise SpfPermError(SpfReason.TERM_WRONG_FAMILY, term=term)
         return network.version == self.ip.version and self.ip in network
 
     def _expand(self, spec: str, domain: str) -> str:
@@ -194,12 +296,12 @@ class SpfCheck:
             digits = match.group("digits")
             if digits:
                 if int(digits) == 0:
-                    raise SpfPermError("an SPF macro keeps zero labels")
+                    raise SpfPermError(SpfReason.MACRO_ZERO_LABELS)
                 parts = parts[-int(digits) :]
             return ".".join(parts)
 
         if "%" in spec and not _MACRO.search(spec):
-            raise SpfPermError(f"the SPF domain “{spec}” has an invalid macro")
+            raise SpfPermError(SpfReason.MACRO_INVALID, spec=spec)
         return _MACRO.sub(replace, spec).rstrip(".").lower()
 
     def _ip_macro(self) -> str:
