@@ -15,7 +15,7 @@ from typing import Any
 from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
 
-from mailer.causes import MailCause
+from mailer.causes import MailCause, detail_params
 from mailer.config import SenderConfig
 from mailer.exceptions import MailDeliveryError
 from mailer.services import SEND_ERRORS, mail_send, mail_transport_get, sender_config_get
@@ -54,9 +54,8 @@ class UserCardEmailBackend(BaseEmailBackend):
     def _card_by_code(code: str) -> UserCard:
         card = usercard_get_by_code(code=code)
         if card is None:
-            raise UnknownSenderError(
-                MailCause.SENDER_UNKNOWN, detail=f"no card has the code {code}"
-            )
+            detail = detail_params("no card has the code {code}", code=code)
+            raise UnknownSenderError(MailCause.SENDER_UNKNOWN, extra=detail)
         return card
 
     def _card_for(self, message: EmailMessage) -> UserCard:
@@ -68,9 +67,11 @@ class UserCardEmailBackend(BaseEmailBackend):
         address = parseaddr(str(message.from_email))[1]
         cards = list(UserCard.objects.filter(email__iexact=address)[:2]) if address else []
         if len(cards) != 1:
-            reason = "several cards" if cards else "no card"
+            template = "several cards with e-mail “{address}”"
+            if not cards:
+                template = "no card with e-mail “{address}”"
             raise UnknownSenderError(
-                MailCause.SENDER_UNKNOWN, detail=f"{reason} with e-mail {address!r}"
+                MailCause.SENDER_UNKNOWN, extra=detail_params(template, address=address)
             )
         return cards[0]
 

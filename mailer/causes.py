@@ -30,6 +30,10 @@ DETAILS = (
     gettext_noop("it lists no mechanism"),
     gettext_noop("no XOAUTH2; it offers {mechanisms}"),
     gettext_noop("no XOAUTH2; it lists no mechanism"),
+    # Why the Django backend cannot tell the sending card (SENDER_UNKNOWN).
+    gettext_noop("no card has the code {code}"),
+    gettext_noop("no card with e-mail “{address}”"),
+    gettext_noop("several cards with e-mail “{address}”"),
     # What a 334 challenge status of a failed XOAUTH2 means (RFC 7628, as Microsoft uses them).
     gettext_noop("status {xoauth2_status}: the token request was malformed"),
     gettext_noop("status {xoauth2_status}: the token is invalid, expired or revoked"),

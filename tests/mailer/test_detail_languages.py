@@ -5,6 +5,7 @@ from __future__ import annotations
 from io import StringIO
 
 import pytest
+from django.core.mail import send_mail
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
@@ -13,6 +14,7 @@ from django.utils import translation
 
 from events.models import MailEvent
 from mailer.events import mail_event_record_failure
+from mailer.exceptions import MailDeliveryError
 from tests.factories import UserCardFactory
 from tests.mailer.test_transport import BAD_TOKEN, USER, fail, transport_for
 from tests.smtp_servers import XOAUTH2_SCOPE
@@ -99,3 +101,19 @@ def test_auth_not_offered_detail_names_the_mechanisms_in_the_readers_language(sm
     for text in _event_texts(error).values():
         assert "PLAIN" in text
         assert "it offers" not in text and "no XOAUTH2;" not in text
+
+
+@pytest.mark.parametrize(
+    ("language", "words"), [("et", "kaarti"), ("lv", "kartes"), ("pl", "karty")]
+)
+def test_unknown_sender_detail_reads_in_the_readers_language(settings, language, words):
+    """The Django backend's "no card with e-mail" is said in the reader's language."""
+    settings.MAILERS = settings.MAILERS | {
+        "usercard": {"BACKEND": "mailer.backends.UserCardEmailBackend"}
+    }
+    with pytest.raises(MailDeliveryError) as caught:
+        send_mail("Hello", "Body", "nobody@acme.test", ["a@example.test"], using="usercard")
+    with translation.override(language):
+        text = caught.value.message
+    assert words in text and "nobody@acme.test" in text
+    assert "no card with e-mail" not in text
