@@ -135,7 +135,15 @@ class Session:
         await self.writer.drain()
 
     def _ehlo(self) -> bytes:
-        lines = [b"sink.bench.test", b"8BITMIME", b"SIZE 52428800", b"ENHANCEDSTATUSCODES"]
+        # PIPELINING as Microsoft 365, Gmail and Postfix offer it (RFC 2920): commands are read
+        # line by line and answered in order, so a client may send MAIL, RCPT and DATA at once.
+        lines = [
+            b"sink.bench.test",
+            b"PIPELINING",
+            b"8BITMIME",
+            b"SIZE 52428800",
+            b"ENHANCEDSTATUSCODES",
+        ]
         lines.append(b"AUTH PLAIN LOGIN" if self.tls else b"STARTTLS")
         return b"".join(
             b"250" + (b" " if i == len(lines) - 1 else b"-") + text + b"\r\n"

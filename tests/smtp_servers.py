@@ -72,6 +72,7 @@ class Sink:
     plan: dict[str, list[str | None]] = field(default_factory=lambda: defaultdict(list))
     rcpt_replies: dict[str, str] = field(default_factory=dict)
     token_check: Callable[[str], str | None] | None = None
+    pipelining: bool = False  # offer PIPELINING (RFC 2920) in the EHLO answer
 
     def reset(self) -> None:
         self.deliveries.clear()
@@ -119,6 +120,14 @@ class Sink:
         return AuthResult(
             success=False, handled=False, message="535 5.7.3 Authentication unsuccessful"
         )
+
+    async def handle_EHLO(
+        self, server: SMTP, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname  # what aiosmtpd does itself without this hook
+        if self.pipelining:
+            return [*responses[:-1], "250-PIPELINING", responses[-1]]
+        return responses
 
     async def handle_MAIL(
         self, server: SMTP, session: Any, envelope: Any, address: str, options: Any

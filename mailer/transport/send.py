@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import smtplib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from mailer.causes import MailCause
@@ -134,30 +134,18 @@ def transaction(
     payload: bytes,
     before_data: Callable[[], None] | None = None,
 ) -> SendResult:
-    """Run MAIL, RCPT and DATA for one message; raise RetryableError when it may go again."""
+    """Run MAIL, RCPT and DATA for one message; raise RetryableError when it may go again.
+
+    A server that offers PIPELINING (RFC 2920) gets MAIL, every RCPT and DATA in one write and
+    answers them in order: one round trip instead of two and one per recipient.
+    """
     endpoint = connection.endpoint
     options = mail_options(connection, envelope_from, recipients, payload)
-    code, text = _txn_command(connection, Step.MAIL, "MAIL", f"FROM:<{envelope_from}>{options}")
-    if code != 250:
-        _reset(connection)
-        raise endpoint.reply_error(Step.MAIL, code, text, sender=envelope_from)
-    results = []
-    for recipient in recipients:
-        code, text = _txn_command(connection, Step.RCPT, "RCPT", f"TO:<{recipient}>")
-        accepted = code in (250, 251)
-        error = (
-            None if accepted else endpoint.reply_error(Step.RCPT, code, text, recipient=recipient)
-        )
-        results.append(RecipientResult(recipient, accepted, code, text, error))
-    if not any(r.accepted for r in results):
-        _reset(connection)
-        first = results[0].error
-        assert first is not None
-        raise first
-    code, text = _txn_command(connection, Step.DATA, "DATA")
-    if code != 354:
-        _reset(connection)
-        raise endpoint.reply_error(Step.DATA, code, text)
+    mail = f"FROM:<{envelope_from}>{options}"
+    if connection.smtp.has_extn("pipelining"):
+        results = _envelope_pipelined(connection, mail, envelope_from, recipients)
+    else:
+        results = _envelope(connection, mail, envelope_from, recipients)
     if before_data is not None:
         try:
             before_data()
@@ -190,6 +178,107 @@ def transaction(
     if code != 250:
         raise endpoint.reply_error(Step.DATA, code, text)
     return SendResult(tuple(results), code, text)
+
+
+def _recipient_result(endpoint: Endpoint, recipient: str, code: int, text: str) -> RecipientResult:
+    accepted = code in (250, 251)
+    error = None if accepted else endpoint.reply_error(Step.RCPT, code, text, recipient=recipient)
+    return RecipientResult(recipient, accepted, code, text, error)
+
+
+def _no_recipient(results: list[RecipientResult]) -> MailDeliveryError | None:
+    """Return the first refusal when the server accepted none of the recipients."""
+    if any(r.accepted for r in results):
+        return None
+    first = results[0].error
+    assert first is not None
+    return first
+
+
+def _envelope(
+    connection: Connection, mail: str, envelope_from: str, recipients: tuple[str, ...]
+) -> list[RecipientResult]:
+    """MAIL, RCPT and DATA one at a time, each waiting for its answer; ends at the 354."""
+    endpoint = connection.endpoint
+    code, text = _txn_command(connection, Step.MAIL, "MAIL", mail)
+    if code != 250:
+        _reset(connection)
+        raise endpoint.reply_error(Step.MAIL, code, text, sender=envelope_from)
+    results = []
+    for recipient in recipients:
+        code, text = _txn_command(connection, Step.RCPT, "RCPT", f"TO:<{recipient}>")
+        results.append(_recipient_result(endpoint, recipient, code, text))
+    refused = _no_recipient(results)
+    if refused is not None:
+        _reset(connection)
+        raise refused
+    code, text = _txn_command(connection, Step.DATA, "DATA")
+    if code != 354:
+        _reset(connection)
+        raise endpoint.reply_error(Step.DATA, code, text)
+    return results
+
+
+def _envelope_pipelined(
+    connection: Connection, mail: str, envelope_from: str, recipients: tuple[str, ...]
+) -> list[RecipientResult]:
+    """MAIL, every RCPT and DATA in one write (PIPELINING), then their answers in order.
+
+    Ends at the 354 like `_envelope`. A server that answers DATA with 354 although the sender
+    or every recipient was refused gets nothing more: the connection is dropped, so no data
+    (not even an empty message) can go out.
+    """
+    endpoint = connection.endpoint
+    commands = [
+        (Step.MAIL, "MAIL", mail),
+        *((Step.RCPT, "RCPT", f"TO:<{recipient}>") for recipient in recipients),
+        (Step.DATA, "DATA", ""),
+    ]
+    (mail_code, mail_text), *rcpt_replies, (data_code, data_text) = _pipelined(connection, commands)
+    results = [
+        _recipient_result(endpoint, recipient, code, text)
+        for recipient, (code, text) in zip(recipients, rcpt_replies, strict=True)
+    ]
+    refused: MailDeliveryError | None
+    if mail_code != 250:
+        refused = endpoint.reply_error(Step.MAIL, mail_code, mail_text, sender=envelope_from)
+    else:
+        refused = _no_recipient(results)
+    if refused is None and data_code != 354:
+        refused = endpoint.reply_error(Step.DATA, data_code, data_text)
+    if refused is not None:
+        if data_code == 354:
+            connection.drop()
+        else:
+            _reset(connection)
+        raise refused
+    return results
+
+
+def _pipelined(
+    connection: Connection, commands: Sequence[tuple[str, str, str]]
+) -> list[tuple[int, str]]:
+    """Write (step, command, arguments) in one go; return each answer in order.
+
+    RetryableError as `_txn_command` (a lost connection, a 421): no data has left yet.
+    """
+    smtp, endpoint = connection.smtp, connection.endpoint
+    step = commands[0][0]
+    replies = []
+    try:
+        smtp.send(
+            "".join(f"{cmd} {args}\r\n" if args else f"{cmd}\r\n" for _, cmd, args in commands)
+        )
+        for command in commands:
+            step = command[0]
+            code, reply = smtp.getreply()
+            text = connection.transcript.redact(reply_text(reply))
+            if code == 421:
+                raise RetryableError(endpoint.reply_error(step, code, text))
+            replies.append((code, text))
+    except smtplib.SMTPServerDisconnected as exc:
+        raise RetryableError(endpoint.network_error(os_error(exc), step)) from None
+    return replies
 
 
 def _txn_command(connection: Connection, step: str, cmd: str, args: str = "") -> tuple[int, str]:

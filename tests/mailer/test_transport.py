@@ -191,9 +191,11 @@ def test_transport_xoauth2_rejected_surfaces_decoded_challenge(smtp_server):
     assert server.sink.deliveries == []
 
 
-def test_transport_many_messages_share_one_connection(smtp_server):
+@pytest.mark.parametrize("pipelining", [False, True])
+def test_transport_many_messages_share_one_connection(smtp_server, pipelining):
     """Several messages go over one connection: the server sees a single session."""
     server = smtp_server(tls="starttls", users={USER: PASSWORD})
+    server.sink.pipelining = pipelining
     with transport_for(server, "starttls", username=USER, password=PASSWORD) as transport:
         for n in range(3):
             transport.send(SENDER, [f"c{n}@example.test"], MESSAGE)
@@ -204,9 +206,11 @@ def test_transport_many_messages_share_one_connection(smtp_server):
     assert server.sink.verbs().count("AUTH") == 1
 
 
-def test_transport_421_mid_session_reconnects_and_delivers(smtp_server):
+@pytest.mark.parametrize("pipelining", [False, True])
+def test_transport_421_mid_session_reconnects_and_delivers(smtp_server, pipelining):
     """A 421 at MAIL on the second message reconnects once and delivers that message."""
     server = smtp_server(tls="no", users={USER: PASSWORD})
+    server.sink.pipelining = pipelining
     server.sink.plan["MAIL"] = [None, "421 4.3.2 Service shutting down"]
     with transport_for(server, "no", username=USER, password=PASSWORD) as transport:
         first = transport.send(SENDER, ["a@example.test"], MESSAGE)
@@ -219,18 +223,22 @@ def test_transport_421_mid_session_reconnects_and_delivers(smtp_server):
     assert server.sink.connections == 2
 
 
-def test_transport_421_twice_raises_throttled(smtp_server):
+@pytest.mark.parametrize("pipelining", [False, True])
+def test_transport_421_twice_raises_throttled(smtp_server, pipelining):
     """A 421 again after the one reconnect is a transient throttled error."""
     server = smtp_server(tls="no")
+    server.sink.pipelining = pipelining
     server.sink.plan["MAIL"] = ["421 4.7.0 Try again later", "421 4.7.0 Try again later"]
     error = fail(transport_for(server, "no"))
     assert error.cause == "throttled" and error.transient and error.smtp_code == 421
     assert server.sink.connections == 2
 
 
-def test_transport_drop_before_data_reconnects_and_delivers_once(smtp_server):
+@pytest.mark.parametrize("pipelining", [False, True])
+def test_transport_drop_before_data_reconnects_and_delivers_once(smtp_server, pipelining):
     """A connection dropped at RCPT reconnects and the message arrives exactly once."""
     server = smtp_server(tls="no")
+    server.sink.pipelining = pipelining
     server.sink.plan["RCPT"] = [DROP]
     with transport_for(server, "no") as transport:
         result = transport.send(SENDER, [RECIPIENT], MESSAGE)
@@ -238,14 +246,39 @@ def test_transport_drop_before_data_reconnects_and_delivers_once(smtp_server):
     assert len(server.sink.deliveries) == 1 and server.sink.connections == 2
 
 
-def test_transport_drop_after_data_is_outcome_unknown_and_not_resent(smtp_server):
+@pytest.mark.parametrize("pipelining", [False, True])
+def test_transport_drop_after_data_is_outcome_unknown_and_not_resent(smtp_server, pipelining):
     """A drop after the payload was sent is outcome_unknown; the server got it exactly once."""
     server = smtp_server(tls="no")
+    server.sink.pipelining = pipelining
     server.sink.plan["DATA"] = [DROP]
     error = fail(transport_for(server, "no"))
     assert isinstance(error, OutcomeUnknownError) and error.step == "DATA"
     assert not error.transient and "not sent again" in error.user_message
     assert len(server.sink.deliveries) == 1 and server.sink.connections == 1
+
+
+@pytest.mark.parametrize("pipelining", [False, True])
+def test_transport_pipelines_the_envelope_only_when_offered(smtp_server, pipelining):
+    """PIPELINING offered: MAIL, RCPT and DATA go in one write (a refused sender's RCPT and
+    DATA still arrive, nothing is delivered); not offered: nothing follows a refused MAIL.
+    Either way the session is reset and the next message goes over the same connection."""
+    server = smtp_server(tls="no")
+    server.sink.pipelining = pipelining
+    server.sink.plan["MAIL"] = ["550 5.7.1 Sender not allowed"]
+    with transport_for(server, "no") as transport:
+        with pytest.raises(MailDeliveryError) as info:
+            transport.send(SENDER, [RECIPIENT, "b@example.test"], MESSAGE)
+        result = transport.send(SENDER, [RECIPIENT, "b@example.test"], MESSAGE)
+    assert info.value.step == "MAIL" and info.value.smtp_code == 550
+    first = server.sink.verbs()[: server.sink.verbs().index("RSET")]
+    if pipelining:
+        assert first[-4:] == ["MAIL", "RCPT", "RCPT", "DATA"]
+    else:
+        assert first[-1] == "MAIL" and "RCPT" not in first
+    assert result.accepted == (RECIPIENT, "b@example.test")
+    assert [d.rcpt_tos for d in server.sink.deliveries] == [(RECIPIENT, "b@example.test")]
+    assert server.sink.connections == 1
 
 
 @pytest.mark.parametrize(("ssl_tls", "step"), [("no", "CONNECT"), ("ssl", "TLS")])
@@ -300,9 +333,11 @@ def test_transport_send_as_denied_is_explained(smtp_server):
     assert server.sink.deliveries == []
 
 
-def test_transport_rcpt_4xx_is_transient_and_5xx_permanent(smtp_server):
+@pytest.mark.parametrize("pipelining", [False, True])
+def test_transport_rcpt_4xx_is_transient_and_5xx_permanent(smtp_server, pipelining):
     """Per-recipient results: 452/451 refusals are transient, 550 permanent, others delivered."""
     server = smtp_server(tls="no")
+    server.sink.pipelining = pipelining
     server.sink.rcpt_replies = {
         "full@example.test": "452 4.2.2 Mailbox full",
         "grey@example.test": "451 4.7.1 Greylisted, try later",
