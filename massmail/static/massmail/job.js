@@ -29,8 +29,10 @@
     for (const [name, value] of Object.entries(data.counts)) setText('[data-count="' + name + '"]', value);
     setText('[data-field="status"]', LABELS[data.status] || data.status);
     setText('[data-field="done"]', data.done);
-    setText('[data-field="rate"]', data.rate.toFixed(2));
-    setText('[data-field="expected_finish"]', data.expected_finish ? new Date(data.expected_finish).toLocaleTimeString() : "—");
+    // Numbers and times as the page's language writes them (<html lang>), not the browser's.
+    const lang = document.documentElement.lang || undefined;
+    setText('[data-field="rate"]', data.rate.toLocaleString(lang, {minimumFractionDigits: 2, maximumFractionDigits: 2}));
+    setText('[data-field="expected_finish"]', data.expected_finish ? new Date(data.expected_finish).toLocaleString(lang, {dateStyle: "short", timeStyle: "short"}) : "—");
     const reason = panel.querySelector('[data-field="reason"]');
     reason.textContent = data.reason || "";
     reason.hidden = !data.reason;
