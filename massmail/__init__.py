@@ -1,1 +1,1 @@
-"""Mass mailing: jobs (jobs.py), dispatch (dispatch.py), provider limits, the reaper."""
+"""Mass mailing: jobs, their queued runs, dispatch, progress, provider limits, the reaper."""

@@ -13,13 +13,9 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from massmail.conf import MassMailRefusedError
-from massmail.jobs import (
-    jobs_with_counts,
-    massmail_job_cancel,
-    massmail_job_pause,
-    massmail_job_resume,
-)
+from massmail.jobs import massmail_job_cancel, massmail_job_pause, massmail_job_resume
 from massmail.models import MassMailJob, OutgoingMail
+from massmail.progress import jobs_with_counts
 
 
 class OutgoingMailInline(admin.TabularInline):

@@ -50,16 +50,13 @@ from mailer.services import mail_transport_get, sender_config_get
 from massmail.causes import MassMailCause
 from massmail.conf import mass_mail_refusal, massmail_settings
 from massmail.documents import DocumentError, DocumentKind, document_kind_get
-from massmail.jobs import (
-    massmail_cancelled_rows_settle,
-    massmail_dispatch_fill,
-    massmail_job_finish_if_done,
-)
+from massmail.jobs import massmail_cancelled_rows_settle, massmail_job_finish_if_done
 from massmail.jobstate import JobWatch, job_pause, job_start, job_wait_note
 from massmail.limits import SenderLimiter, limit_store, limit_store_shared
 from massmail.models import JobStatus, MailStatus, MassMailJob
 from massmail.pacing import Pacer
 from massmail.policy import Decision, JobAction, Stage, decide
+from massmail.queueing import massmail_dispatch_fill
 from massmail.reaper import massmail_reap
 from massmail.rows import ClaimedRow, RowLedger, massmail_claim
 from massmail.shutdown import stop_requested

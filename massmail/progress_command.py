@@ -14,8 +14,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from mailer.outages import DATABASE_ERRORS, database_retry, error_summary
 from massmail.dispatch import massmail_inline_run
-from massmail.jobs import JobProgress, massmail_job_progress
 from massmail.models import JobStatus, MailStatus, MassMailJob
+from massmail.progress import JobProgress, massmail_job_progress
 
 BAR_WIDTH = 30
 _ENDED = (JobStatus.FINISHED, JobStatus.CANCELLED, JobStatus.PAUSED)

@@ -11,14 +11,14 @@ from django.utils import timezone
 from mailer.outages import DATABASE_ERRORS, error_summary
 from massmail.conf import DISPATCH_TASK, TICK_TASK, massmail_settings
 from massmail.dispatch import Dispatcher, Outcome
-from massmail.jobs import (
+from massmail.jobs import massmail_job_finish_if_done
+from massmail.limits import job_registry_key, limit_store
+from massmail.models import ACTIVE_JOB_STATUSES, MailStatus, MassMailJob, OutgoingMail
+from massmail.queueing import (
     massmail_dispatch_continue,
     massmail_dispatch_enqueue,
     massmail_dispatch_started,
-    massmail_job_finish_if_done,
 )
-from massmail.limits import job_registry_key, limit_store
-from massmail.models import ACTIVE_JOB_STATUSES, MailStatus, MassMailJob, OutgoingMail
 from massmail.reaper import massmail_reap
 from massmail.shutdown import stop_noted
 
@@ -80,7 +80,7 @@ def massmail_tick() -> dict[str, int]:
         if not due:
             massmail_job_finish_if_done(job_id=job_id)
             continue
-        # Running and queued runs of the job (massmail.jobs notes each queued task).
+        # Running and queued runs of the job (massmail.queueing notes each queued task).
         missing = conf.parallelism - store.slot_count(job_registry_key(job_id))
         # One wake-up per job per two ticks, so that queued but not yet started tasks are not
         # multiplied while the workers are busy.

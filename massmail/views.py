@@ -16,14 +16,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from massmail.conf import MassMailRefusedError
 from massmail.documents import document_kind_get, document_kinds
-from massmail.jobs import (
-    massmail_job_cancel,
-    massmail_job_pause,
-    massmail_job_progress,
-    massmail_job_resume,
-    massmail_job_rows,
-)
+from massmail.jobs import massmail_job_cancel, massmail_job_pause, massmail_job_resume
 from massmail.models import MailStatus, MassMailJob
+from massmail.progress import massmail_job_progress, massmail_job_rows
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise

@@ -12,7 +12,6 @@ from invoices.services import invoice_demo_create
 from massmail import limits
 from massmail.conf import massmail_settings
 from massmail.dispatch import Dispatcher, Outcome
-from massmail.jobs import massmail_dispatch_enqueue, massmail_dispatch_started
 from massmail.limits import (
     FRESH_KEY,
     WAITING_KEY,
@@ -22,6 +21,7 @@ from massmail.limits import (
     limit_store,
 )
 from massmail.models import JobStatus, MailStatus, MassMailJob, OutgoingMail
+from massmail.queueing import massmail_dispatch_enqueue, massmail_dispatch_started
 from massmail.tasks import massmail_tick
 from tests.massmail.conftest import PASSWORD, fast_limits, server_card
 
