@@ -28,7 +28,12 @@ from mailer.messages import (
     message_envelope,
 )
 from mailer.platform import Platform
-from tests.factories import UserCardFactory, invoice_with_lines, system_settings_set
+from tests.factories import (
+    UserCardFactory,
+    attachment_add,
+    invoice_with_lines,
+    system_settings_set,
+)
 from tests.invoices import pdf_text
 
 pytestmark = pytest.mark.django_db
@@ -326,3 +331,19 @@ def test_invoice_documents_load_translates_pdf_labels_once_per_language(monkeypa
     loaded = InvoiceDocuments().load(card=card, ids=list(alone))
     assert len(translated) == 3 * len(invoice_pdf._LABELS)
     assert {pk: mailable.document.key for pk, mailable in loaded.items()} == alone
+
+
+def test_invoice_documents_load_queries_do_not_grow_with_the_batch():
+    """A stored batch costs the same few queries for two invoices as for eight."""
+    card = _card(attachments_with_email=True)
+    invoices = [invoice_with_lines(2, owner=card, number=f"2026-05{n:02d}") for n in range(8)]
+    for invoice in invoices:
+        attachment_add(invoice)
+    ids = [invoice.pk for invoice in invoices]
+    invoice_documents_store(card=card, invoice_ids=ids)
+    counts = []
+    for batch in (ids[:2], ids):
+        with CaptureQueriesContext(connection) as queries:
+            InvoiceDocuments().load(card=card, ids=batch)
+        counts.append(len(queries.captured_queries))
+    assert counts[0] == counts[1] <= 5  # invoices, lines, attachments, documents, settings
