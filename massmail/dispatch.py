@@ -144,7 +144,7 @@ class Dispatcher:
         self.config = sender_config_get(card=job.owner)
         refusal = mass_mail_refusal(self.config)
         if refusal is not None:
-            job_pause(job_id=self.job_id, reason=refusal.message)
+            job_pause(job_id=self.job_id, error=refusal)
             return Outcome.PAUSED
         job_start(job=job)
         limiter = SenderLimiter(
@@ -355,10 +355,10 @@ class Dispatcher:
                 message_id=row.message_id if decision.event_names_message else "",
             )
         if decision.job_action is JobAction.PAUSE:
-            job_pause(job_id=self.job_id, reason=error.message)
+            job_pause(job_id=self.job_id, error=error)
             return Outcome.PAUSED
         if decision.job_action is JobAction.SENDER_PAUSE:
-            job_wait_note(job_id=self.job_id, seconds=pause, reason=error.message)
+            job_wait_note(job_id=self.job_id, seconds=pause, error=error)
             return Outcome.SENDER_PAUSED
         return None
 

@@ -193,6 +193,8 @@ def test_dispatch_auth_rejected_pauses_job_and_records_event(mass_settings, mass
     job.refresh_from_db()
     assert job.status == JobStatus.PAUSED
     assert "rejected the username or password" in job.status_reason
+    # Kept as its cause, so the job page reads it in the owner's language, not the worker's.
+    assert job.status_cause == "auth_rejected" and job.status_params
     assert _statuses(job) == [MailStatus.QUEUED] * 3
     event = MailEvent.objects.get(card=card)
     assert event.kind == EventKind.SEND_FAILED and event.cause == "auth_rejected"
@@ -213,6 +215,7 @@ def test_dispatch_quota_answer_pauses_sender(mass_settings, mass_server):
     assert _statuses(job).count(MailStatus.QUEUED) == 2
     job.refresh_from_db()
     assert job.resume_at is not None and job.status == JobStatus.RUNNING
+    assert job.status_cause == "quota_exceeded"
     # Another run finds the mailbox paused and sends nothing.
     assert massmail_dispatch_run(job_id=job.pk) == Outcome.SENDER_PAUSED
     assert server.sink.deliveries == []
@@ -348,3 +351,16 @@ def test_dispatch_cancel_mid_group_fails_the_rows_not_sent(mass_settings, mass_s
     assert _statuses(job) == [MailStatus.FAILED] * 4 + [MailStatus.SENT]
     job.refresh_from_db()
     assert (job.status, job.sent_count, job.failed_count) == (JobStatus.CANCELLED, 1, 4)
+
+
+def test_dispatch_refused_settings_pause_keeps_the_cause(mass_settings, mass_server):
+    """A job whose owner can no longer mass-mail pauses with the refusal's cause, not its text."""
+    server = mass_server(tls="no", users={"kivi@acme.test": PASSWORD})
+    card = server_card(server)
+    job = _job(card, count=2)
+    card.mail_sender = "directo"
+    card.save()
+    assert massmail_dispatch_run(job_id=job.pk) == Outcome.PAUSED
+    job.refresh_from_db()
+    assert job.status == JobStatus.PAUSED and job.status_cause == "mass_mail_not_allowed"
+    assert job.status_params["code"] == card.code
