@@ -13,30 +13,11 @@ import pytest
 from invoices.mailing import invoices_mass_mail_start
 from invoices.services import invoice_demo_create
 from massmail.models import JobStatus, MailStatus, MassMailJob, OutgoingMail
-from tests.massmail.conftest import FAST, PASSWORD, fast_limits, server_card
+from tests.massmail.conftest import PASSWORD, fast_limits, server_card, worker_overrides
 
 pytestmark = [pytest.mark.celery, pytest.mark.timeout(90)]
 #: The kill -9 test's MAILER_TRANSMIT_GROUP: at most this many `unknown` per pool process.
 KILL_GROUP = 5
-
-
-def _overrides(mass_settings: Any, **extra: Any) -> dict[str, Any]:
-    """The worker's settings: the same fast values as this process, plus `extra`."""
-    values = dict(FAST)
-    values.update(
-        MAILER_LIMITS_REDIS_URL=mass_settings.MAILER_LIMITS_REDIS_URL,
-        MAILER_PROVIDER_LIMITS=mass_settings.MAILER_PROVIDER_LIMITS,
-        MAILER_DISPATCH_PARALLELISM=getattr(mass_settings, "MAILER_DISPATCH_PARALLELISM", 2),
-        CELERY_BROKER_TRANSPORT_OPTIONS={"visibility_timeout": 60},
-        CELERY_BEAT_SCHEDULE={
-            "massmail-tick": {
-                "task": "massmail.tick",
-                "schedule": FAST["MAILER_TICK_SECONDS"],
-            }
-        },
-    )
-    values.update(extra)
-    return values
 
 
 def _wait_for(job: MassMailJob, workers: Any, timeout: float = 60) -> MassMailJob:
@@ -64,7 +45,7 @@ def test_worker_delivers_every_invoice_once_with_pdf(workers, mass_settings, mas
     refused = invoices[4].customer_email
     server.sink.rcpt_replies[refused] = "550 5.1.1 Recipient address rejected"
     server.sink.plan["DATA"] = ["451 4.7.1 Greylisted, try again later"]
-    workers.start(concurrency=2, overrides=_overrides(mass_settings))
+    workers.start(concurrency=2, overrides=worker_overrides(mass_settings))
     job = invoices_mass_mail_start(card=card, invoice_ids=[i.pk for i in invoices])
 
     job = _wait_for(job, workers)
@@ -95,7 +76,7 @@ def test_worker_kill_loses_nothing_and_sends_nothing_twice(workers, mass_setting
     server = mass_server(tls="no", users={"kivi@acme.test": PASSWORD}, data_delay=0.05)
     card = server_card(server)
     invoices = invoice_demo_create(owner_card=card, count=60, seed=5)
-    overrides = _overrides(mass_settings, MAILER_TRANSMIT_GROUP=KILL_GROUP)
+    overrides = worker_overrides(mass_settings, MAILER_TRANSMIT_GROUP=KILL_GROUP)
     first = workers.start(concurrency=2, overrides=overrides)
     job = invoices_mass_mail_start(card=card, invoice_ids=[i.pk for i in invoices])
 
@@ -136,7 +117,7 @@ def test_worker_kill_of_a_rate_limited_mailbox_leaves_at_most_a_second_of_messag
     server = mass_server(tls="no", users={"kivi@acme.test": PASSWORD})
     card = server_card(server)
     invoices = invoice_demo_create(owner_card=card, count=40, seed=6)
-    overrides = _overrides(mass_settings, MAILER_TRANSMIT_GROUP=10)
+    overrides = worker_overrides(mass_settings, MAILER_TRANSMIT_GROUP=10)
     first = workers.start(concurrency=2, overrides=overrides)
     job = invoices_mass_mail_start(card=card, invoice_ids=[i.pk for i in invoices])
 
@@ -170,8 +151,8 @@ def test_workers_never_exceed_three_connections(workers, mass_settings, mass_ser
     )
     card = server_card(server)
     invoices = invoice_demo_create(owner_card=card, count=60, seed=9)
-    workers.start(concurrency=2, overrides=_overrides(mass_settings))
-    workers.start(concurrency=2, overrides=_overrides(mass_settings))
+    workers.start(concurrency=2, overrides=worker_overrides(mass_settings))
+    workers.start(concurrency=2, overrides=worker_overrides(mass_settings))
     job = invoices_mass_mail_start(card=card, invoice_ids=[i.pk for i in invoices])
 
     job = _wait_for(job, workers)
