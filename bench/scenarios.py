@@ -35,7 +35,7 @@ from bench.parameters import (
     SINK_PORT,
 )
 from directo_mail.testing.worker import CeleryWorker
-from massmail import limits as massmail_limits
+from massmail import stores as massmail_stores
 from massmail.models import MassMailJob, OutgoingMail
 from users.models import UserCard
 
@@ -139,7 +139,7 @@ def database_reset(bench: Bench) -> None:
     data.table_truncate(OutgoingMail, MassMailJob, PostOfficeLog, PostOfficeAttachment)
     data.table_truncate(PostOfficeEmail)
     redis.Redis.from_url(bench.args.redis).flushdb()
-    massmail_limits._store_for.cache_clear()
+    massmail_stores._store_for.cache_clear()
 
 
 def _invoices(code: str, server: str, *, count: int, seed: int, pad: bool, **card: Any) -> Invoices:
@@ -196,7 +196,7 @@ def profile_run(bench: Bench, prepared: Data) -> dict[str, Any] | None:
         card=prepared.invoice.card, invoice_ids=prepared.invoice.ids[:count]
     )
     redis.Redis.from_url(bench.args.redis).flushdb()
-    massmail_limits._store_for.cache_clear()
+    massmail_stores._store_for.cache_clear()
     return profile
 
 

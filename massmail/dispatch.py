@@ -52,7 +52,7 @@ from massmail.conf import mass_mail_refusal, massmail_settings
 from massmail.documents import DocumentError, DocumentKind, document_kind_get
 from massmail.jobs import massmail_cancelled_rows_settle, massmail_job_finish_if_done
 from massmail.jobstate import JobWatch, job_pause, job_start, job_wait_note
-from massmail.limits import SenderLimiter, limit_store, limit_store_shared
+from massmail.limits import SenderLimiter
 from massmail.models import JobStatus, MailStatus, MassMailJob
 from massmail.pacing import Pacer
 from massmail.policy import Decision, JobAction, Stage, decide
@@ -60,6 +60,7 @@ from massmail.queueing import massmail_dispatch_fill
 from massmail.reaper import massmail_reap
 from massmail.rows import ClaimedRow, RowLedger, massmail_claim
 from massmail.shutdown import stop_requested
+from massmail.stores import limit_store, limit_store_shared
 
 if TYPE_CHECKING:
     from mailer.config import SenderConfig

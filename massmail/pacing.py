@@ -1,6 +1,6 @@
 """Pacing one dispatch run: its time budget, its slice, the mailbox's connection slot and rate.
 
-The limits live in the shared limit store (massmail.limits), so every worker sending as one
+The limits live in the shared limit store (massmail.stores), so every worker sending as one
 mailbox stays within its provider's limits together. A run waits inline only for a moment
 (half a slice); a longer rate wait ends the run, whose task is queued again for when the
 allowance comes, and a very long one pauses the mailbox.
@@ -20,14 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from massmail.conf import MassMailSettings
-from massmail.limits import (
-    FRESH_KEY,
-    QUEUED_TTL,
-    WAITING_KEY,
-    LimitStore,
-    SenderLimiter,
-    job_registry_key,
-)
+from massmail.limits import SenderLimiter
+from massmail.stores import FRESH_KEY, QUEUED_TTL, WAITING_KEY, LimitStore, job_registry_key
 
 #: Slots of the job's dispatcher registry (the tick counts them); not a limit.
 _REGISTRY_SIZE = 10_000

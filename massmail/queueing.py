@@ -1,7 +1,7 @@
 """Queueing a job's dispatch runs: how many a job has, and who waits for a pool process.
 
 A job has MAILER_DISPATCH_PARALLELISM runs at most, running or queued. Each queued task is
-noted in the limit store (massmail.limits): the tick counts a job's runs from those notes, and
+noted in the limit store (massmail.stores): the tick counts a job's runs from those notes, and
 running runs hand their pool process back while another run waits (massmail.pacing).
 """
 
@@ -17,7 +17,7 @@ from celery import current_app
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from massmail.conf import DISPATCH_TASK, massmail_settings
-from massmail.limits import (
+from massmail.stores import (
     FRESH_KEY,
     LIMIT_STORE_ERRORS,
     QUEUED_TTL,

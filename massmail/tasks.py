@@ -12,7 +12,6 @@ from mailer.outages import DATABASE_ERRORS, error_summary
 from massmail.conf import DISPATCH_TASK, TICK_TASK, massmail_settings
 from massmail.dispatch import Dispatcher, Outcome
 from massmail.jobs import massmail_job_finish_if_done
-from massmail.limits import job_registry_key, limit_store
 from massmail.models import ACTIVE_JOB_STATUSES, MailStatus, MassMailJob, OutgoingMail
 from massmail.queueing import (
     massmail_dispatch_continue,
@@ -21,6 +20,7 @@ from massmail.queueing import (
 )
 from massmail.reaper import massmail_reap
 from massmail.shutdown import stop_noted
+from massmail.stores import job_registry_key, limit_store
 
 logger = logging.getLogger(__name__)
 

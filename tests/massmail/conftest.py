@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 
 from directo_mail.testing.worker import CeleryWorker
-from massmail import limits
+from massmail import stores
 from tests.conftest import TEST_KEYS, service_missing
 from tests.factories import SmtpCardFactory
 from tests.massmail.servers import limited_server_start
@@ -94,9 +94,9 @@ def mass_settings(settings: Any, redis_url: str, smtp_settings: Any) -> Any:
     settings.MAILER_LIMITS_REDIS_URL = redis_url
     settings.MAILER_PROVIDER_LIMITS = fast_limits()
     settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60}
-    limits._store_for.cache_clear()
+    stores._store_for.cache_clear()
     yield settings
-    limits._store_for.cache_clear()
+    stores._store_for.cache_clear()
 
 
 @pytest.fixture

@@ -9,19 +9,13 @@ from django.utils import timezone
 
 from invoices.mailing import invoices_mass_mail_start
 from invoices.services import invoice_demo_create
-from massmail import limits
+from massmail import limits, stores
 from massmail.conf import massmail_settings
 from massmail.dispatch import Dispatcher, Outcome
-from massmail.limits import (
-    FRESH_KEY,
-    WAITING_KEY,
-    LocalLimitStore,
-    SenderLimiter,
-    job_registry_key,
-    limit_store,
-)
+from massmail.limits import SenderLimiter
 from massmail.models import JobStatus, MailStatus, MassMailJob, OutgoingMail
 from massmail.queueing import massmail_dispatch_enqueue, massmail_dispatch_started
+from massmail.stores import FRESH_KEY, WAITING_KEY, LocalLimitStore, job_registry_key, limit_store
 from massmail.tasks import massmail_tick
 from tests.massmail.conftest import PASSWORD, fast_limits, server_card
 
@@ -108,7 +102,7 @@ def test_limiter_grants_against_a_slightly_longer_window(settings, monkeypatch):
         {"name": "m365", "hosts": ["smtp.office365.com"], "rates": [[30, 3]], "connections": 3}
     ]
     clock = [1000.0]
-    monkeypatch.setattr(limits.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(stores.time, "monotonic", lambda: clock[0])
     limiter = SenderLimiter(
         host="smtp.office365.com", mailbox="kivi@acme.test", store=LocalLimitStore()
     )

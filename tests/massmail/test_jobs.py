@@ -18,13 +18,9 @@ from invoices.services import invoice_demo_create
 from massmail import checks, jobs
 from massmail.conf import MassMailRefusedError
 from massmail.jobs import massmail_job_cancel, massmail_job_pause, massmail_job_resume
-from massmail.limits import (
-    RATE_WINDOW_MARGIN,
-    RedisLimitStore,
-    SenderLimiter,
-    provider_limit_for,
-)
+from massmail.limits import RATE_WINDOW_MARGIN, SenderLimiter, provider_limit_for
 from massmail.models import JobStatus, MailStatus, MassMailJob, OutgoingMail
+from massmail.stores import RedisLimitStore
 from oauth365.exceptions import ReauthenticationRequiredError
 from oauth365.services import _on_reauth_needed
 from tests.factories import UserCardFactory
