@@ -86,7 +86,7 @@ def worker(
 ) -> CeleryWorker:
     """Return a worker (not started) on the benchmark's settings that counts its statements.
 
-    With `beat_schedule`, beat runs inside it (the mass-mail tick wakes waiting jobs).
+    With `beat_schedule`, beat runs beside it (the mass-mail tick wakes waiting jobs).
     """
     return CeleryWorker(
         name=name,

@@ -70,7 +70,12 @@ class CeleryWorker:
 
     `environment` is the base of the worker's environment (this process's, by default);
     the broker, the database, the settings module, its overrides and unbuffered output are set
-    on top of it. `beat_schedule` runs beat inside the worker with that schedule file.
+    on top of it. `beat_schedule` runs `celery beat` beside it with that schedule file,
+    stopped and killed with the worker and logging to the worker's log.
+    Not the worker's embedded beat (`-B`): its child closes every inherited descriptor under
+    live Python file objects, and when one of those is collected later it closes whatever file
+    reused its number (seen as "OSError: [Errno 9] Bad file descriptor" while beat loads its
+    time zone, and then beat never ticks). Production runs beat as its own process too.
     """
 
     name: str  # the node name, e.g. "massmail0@%h"
@@ -85,6 +90,7 @@ class CeleryWorker:
     beat_schedule: Path | None = None
     ready_timeout: float = 60
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    beat_process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     def command(self) -> list[str]:
         """Return the worker's command line."""
@@ -92,9 +98,12 @@ class CeleryWorker:
         command += ["-P", self.pool, "-c", str(self.concurrency), "-n", self.name]
         # Nothing to gossip about with other workers: start faster, stay quiet.
         command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
-        if self.beat_schedule is not None:
-            command += ["-B", "-s", str(self.beat_schedule)]
         return command
+
+    def beat_command(self) -> list[str]:
+        """Return the command line of the beat beside the worker."""
+        command = [sys.executable, "-m", "celery", "-A", "directo_mail", "beat", "-l", "info"]
+        return [*command, "-s", str(self.beat_schedule)]
 
     def env(self) -> dict[str, str]:
         """Return the worker's environment."""
@@ -119,6 +128,16 @@ class CeleryWorker:
                 start_new_session=True,  # its own process group: kill -9 takes the pool too
                 preexec_fn=_die_with_parent,  # before exec: no threads run in the child yet
             )
+            if self.beat_schedule is not None:
+                self.beat_process = subprocess.Popen(  # noqa: S603  (as above)
+                    self.beat_command(),
+                    cwd=BASE_DIR,
+                    env=self.env(),
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # a group of its own, signalled with the worker's
+                    preexec_fn=_die_with_parent,
+                )
         deadline = time.monotonic() + self.ready_timeout
         while READY_MARK not in self.log.read_bytes():
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -153,6 +172,8 @@ class CeleryWorker:
             return
         try:
             self.process.wait(timeout)
+            if self.beat_process is not None:
+                self.beat_process.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill()
 
@@ -167,15 +188,18 @@ class CeleryWorker:
             return
         self._signal(signal.SIGKILL)
         self.process.wait(10)
+        if self.beat_process is not None:
+            self.beat_process.wait(10)
 
     def log_tail(self, chars: int = 3000) -> str:
         """Return the end of the worker's log."""
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
 
     def _signal(self, number: signal.Signals) -> None:
-        if self.process is not None:
-            with contextlib.suppress(ProcessLookupError):  # the group is gone already
-                os.killpg(self.process.pid, number)
+        for process in (self.process, self.beat_process):
+            if process is not None:
+                with contextlib.suppress(ProcessLookupError):  # the group is gone already
+                    os.killpg(process.pid, number)
 
     def __enter__(self) -> CeleryWorker:
         return self.start()

@@ -160,3 +160,18 @@ def test_workers_never_exceed_three_connections(workers, mass_settings, mass_ser
     assert server.sink.rejected == 0
     assert 2 <= server.sink.peak <= 3
     assert len(set(_message_ids(server))) == 60
+
+
+def test_worker_beat_runs_as_its_own_process_ticks_and_dies_with_the_worker(workers, mass_settings):
+    """Beat is a `celery beat` beside the worker (not `-B`), sends the tick, and a kill -9 of
+    the worker takes it along."""
+    worker = workers.start(concurrency=1, beat=True, overrides=worker_overrides(mass_settings))
+    assert "-B" not in worker.command()
+    beat = worker.beat_process
+    assert beat is not None and beat.poll() is None
+    deadline = time.monotonic() + 20
+    while "Sending due task massmail-tick" not in worker.log_tail(20_000):
+        assert time.monotonic() < deadline, worker.log_tail()
+        time.sleep(0.1)
+    workers.kill(worker)
+    assert beat.poll() is not None
