@@ -8,7 +8,8 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from django.db import connection
-from django.db.models import F, Func, QuerySet, TextField
+from django.db.models import Case, F, Func, Q, QuerySet, TextField, When
+from django.db.models.functions import Length
 from django.utils import timezone, translation
 from django.utils.html import escape, linebreaks
 from django.utils.translation import gettext, gettext_noop
@@ -77,8 +78,9 @@ _BODY_INTRO = gettext_noop("Below is")
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 #: The line end of base64 lines kept for messages: SMTP's, so that they are sent as stored.
 CRLF = "\r\n"
-#: The attribute a batch's attachments carry their data in when PostgreSQL encoded it
-#: (invoice_attachments_encoded): encode(data, 'base64'), 76-character lines ended by LF.
+#: The attribute a batch's attachments carry their data in (invoice_attachments_encoded):
+#: the stored encoded_lines (CRLF-ended) while they are current, else PostgreSQL's
+#: encode(data, 'base64'), 76-character lines ended by LF.
 ATTACHMENT_LINES = "data_base64"
 
 
@@ -165,8 +167,8 @@ def invoice_attachment_part(own: InvoiceAttachment) -> Attachment | EncodedAttac
     copies verbatim: the same part as attach() makes, without the email package encoding and
     writing it line by line. A text/* or message/* file goes through attach() as before (it
     is not base64: Django writes text as text and embeds a message). An attachment of
-    invoice_attachments_encoded() brings its lines along: it is neither read as bytes nor
-    encoded here.
+    invoice_attachments_encoded() brings its lines along (stored or PostgreSQL's): it is
+    neither read as bytes nor encoded here.
     """
     mimetype = own.content_type or "application/octet-stream"
     maintype, slash, _subtype = mimetype.partition("/")
@@ -176,6 +178,8 @@ def invoice_attachment_part(own: InvoiceAttachment) -> Attachment | EncodedAttac
         return Attachment(own.filename, bytes(data), mimetype)
     if encoded is None:
         lines = attachment_base64(bytes(own.data), linesep=CRLF)
+    elif CRLF in encoded:
+        lines = encoded  # the attachment's stored lines, made when its data was saved
     else:
         # PostgreSQL wraps at 76 characters as attachment_base64 does, ends the lines in LF
         # and a last full line with one LF more: the same lines, CRLF-ended.
@@ -195,14 +199,18 @@ class _Base64(Func):
 def invoice_attachments_encoded() -> QuerySet[InvoiceAttachment]:
     """Return invoice attachments as a batch mails them: base64 lines instead of the bytes.
 
-    On PostgreSQL the server encodes the data (ATTACHMENT_LINES) where it would otherwise
-    send the bytes as hex for the worker to decode and then encode again for every message;
-    elsewhere the bytes are loaded and invoice_attachment_part encodes them.
+    On PostgreSQL ATTACHMENT_LINES is the attachment's stored lines when they are current
+    (their encoded_size equals length(data), which the server reads without the data), else
+    the server encodes the data, where it would otherwise send the bytes as hex for the worker
+    to decode and encode again; neither the data nor a second copy of the lines is sent.
+    Elsewhere the bytes are loaded and invoice_attachment_part encodes them.
     """
     attachments = InvoiceAttachment.objects.all()
     if connection.vendor != "postgresql":
-        return attachments
-    return attachments.defer("data").annotate(**{ATTACHMENT_LINES: _Base64(F("data"))})
+        return attachments.defer("encoded_lines")
+    current = Q(encoded_size=Length("data"))
+    lines = Case(When(current, then=F("encoded_lines")), default=_Base64(F("data")))
+    return attachments.defer("data", "encoded_lines").annotate(**{ATTACHMENT_LINES: lines})
 
 
 def stored_documents_find(*, keys: Iterable[str]) -> dict[str, StoredDocument]:

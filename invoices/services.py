@@ -146,11 +146,13 @@ def _demo_attachment(
     padding = "\n".join(
         f"# checked by warehouse, parcel {rng.randint(10**5, 10**6)}" for _ in range(20)
     )
-    return InvoiceAttachment(
+    attachment = InvoiceAttachment(
         filename=f"delivery-note-{number}.csv",
         content_type="text/csv",
         data="\n".join([*rows, padding, ""]).encode(),
     )
+    attachment.lines_fill()  # bulk_create skips save(), which encodes the lines
+    return attachment
 
 
 def _demo_next_number() -> int:
