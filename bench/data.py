@@ -90,18 +90,18 @@ def invoices_ensure(*, card: UserCard, count: int, pad: bool, seed: int) -> list
         )
         if pad:
             rng = random.Random(seed)  # noqa: S311  (padding bytes, not secrets)
-            InvoiceAttachment.objects.bulk_create(
-                (
-                    InvoiceAttachment(
-                        invoice=invoice,
-                        filename=f"signed-delivery-note-{invoice.number}.jpg",
-                        content_type="image/jpeg",
-                        data=rng.randbytes(PADDING_BYTES),
-                    )
-                    for invoice in created
-                ),
-                batch_size=200,
-            )
+            scans = [
+                InvoiceAttachment(
+                    invoice=invoice,
+                    filename=f"signed-delivery-note-{invoice.number}.jpg",
+                    content_type="image/jpeg",
+                    data=rng.randbytes(PADDING_BYTES),
+                )
+                for invoice in created
+            ]
+            for scan in scans:
+                scan.lines_fill()  # as save() does: bulk_create skips it
+            InvoiceAttachment.objects.bulk_create(scans, batch_size=200)
         have += [invoice.pk for invoice in created]
     return have[:count]
 
