@@ -12,7 +12,6 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-import invoices.documents as invoice_documents
 from invoices.documents import invoice_document_get, invoice_email_build, invoice_pdf_filename
 from invoices.mailing import InvoiceDocuments, invoice_documents_store
 from invoices.models import Invoice, StoredDocument
@@ -58,19 +57,6 @@ def _card(**values):
     return UserCardFactory(
         name="Kadri Kivi", email="kadri@acme.test", mail_as_attachment="pdf", **values
     )
-
-
-@pytest.fixture
-def renders(monkeypatch):
-    """Count the PDF renders that building messages does."""
-    calls: list[str] = []
-
-    def spy(*, invoice, **kwargs):
-        calls.append(invoice.number)
-        return invoice_pdf_render(invoice=invoice, **kwargs)
-
-    monkeypatch.setattr(invoice_documents, "invoice_pdf_render", spy)
-    return calls
 
 
 def _raw(invoice, card):

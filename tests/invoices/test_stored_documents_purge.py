@@ -10,11 +10,10 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-import invoices.documents as invoice_documents
 from invoices.documents import stored_documents_purge
 from invoices.mailing import InvoiceDocuments, invoice_documents_store, invoices_mass_mail_start
 from invoices.models import Invoice, StoredDocument
-from invoices.pdf import invoice_pdf_key, invoice_pdf_render
+from invoices.pdf import invoice_pdf_key
 from invoices.services import invoice_totals_recompute
 from invoices.tasks import PURGE_TASK
 from invoices.tasks import stored_documents_purge as stored_documents_purge_task
@@ -22,19 +21,6 @@ from massmail.models import JobStatus
 from tests.factories import SmtpCardFactory, invoice_with_lines, system_settings_set
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def renders(monkeypatch):
-    """Count the PDF renders."""
-    calls: list[str] = []
-
-    def spy(*, invoice, **kwargs):
-        calls.append(invoice.number)
-        return invoice_pdf_render(invoice=invoice, **kwargs)
-
-    monkeypatch.setattr(invoice_documents, "invoice_pdf_render", spy)
-    return calls
 
 
 def _card():
