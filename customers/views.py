@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods
@@ -19,20 +19,12 @@ from customers.services import (
     customer_save,
     customers_with_counts,
 )
-from users.models import UserCard
-
-
-def _card(request: HttpRequest) -> UserCard:
-    """Return the signed-in user's own card; no card id ever comes from the request."""
-    card: UserCard | None = getattr(request.user, "card", None)
-    if card is None:
-        raise Http404(gettext("You have no user card yet; ask an administrator to create one."))
-    return card
+from users.pages import request_card_get
 
 
 def _own(request: HttpRequest, customer_id: int) -> Customer:
     """Return one of the user's own customers; another user's customer does not exist here."""
-    return get_object_or_404(Customer, pk=customer_id, owner=_card(request))
+    return get_object_or_404(Customer, pk=customer_id, owner=request_card_get(request))
 
 
 @login_required
@@ -40,7 +32,7 @@ def _own(request: HttpRequest, customer_id: int) -> Customer:
 def customer_list(request: HttpRequest) -> HttpResponse:
     """List the user's customers with the number of documents (invoices) of each."""
     context = {
-        "rows": customers_with_counts(owner_card=_card(request)),
+        "rows": customers_with_counts(owner_card=request_card_get(request)),
         "references": [label for _name, label in customer_references()],
     }
     return render(request, "customers/customer_list.html", context)
@@ -50,7 +42,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def customer_add(request: HttpRequest) -> HttpResponse:
     """Add a customer of the user."""
-    return _form_page(request, Customer(owner=_card(request)))
+    return _form_page(request, Customer(owner=request_card_get(request)))
 
 
 @login_required

@@ -16,25 +16,17 @@ from invoices.models import Invoice
 from invoices.sending import invoice_draft, invoice_own_get, invoice_send_now, invoices_with_mail
 from massmail.conf import MassMailRefusedError
 from massmail.models import MailStatus
-from users.models import UserCard
+from users.pages import request_card_get
 
 #: The checkboxes of the list: one per selected invoice.
 SELECTED = "invoice"
-
-
-def _card(request: HttpRequest) -> UserCard:
-    """Return the signed-in user's own card; no card id ever comes from the request."""
-    card: UserCard | None = getattr(request.user, "card", None)
-    if card is None:
-        raise Http404(gettext("You have no user card yet; ask an administrator to create one."))
-    return card
 
 
 @login_required
 @require_GET
 def invoice_list(request: HttpRequest) -> HttpResponse:
     """List the user's own invoices with each one's latest mail status and its cause."""
-    card = _card(request)
+    card = request_card_get(request)
     rows = invoices_with_mail(card=card)
     counts = {status: 0 for status in MailStatus.values}
     for row in rows:
@@ -54,7 +46,7 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def invoice_draft_edit(request: HttpRequest, invoice_id: int) -> HttpResponse:
     """Show one invoice's e-mail as an editable draft (recipient, subject, body, attachments)."""
-    card = _card(request)
+    card = request_card_get(request)
     invoice = invoice_own_get(card=card, invoice_id=invoice_id)
     draft = invoice_draft(invoice=invoice)
     form = InvoiceDraftForm(
@@ -83,7 +75,7 @@ def _draft_render(
 @require_POST
 def invoice_send(request: HttpRequest, invoice_id: int) -> HttpResponse:
     """Send one invoice now: as drafted ("Mail edit" Yes) or as the defaults make it (No)."""
-    card = _card(request)
+    card = request_card_get(request)
     invoice = invoice_own_get(card=card, invoice_id=invoice_id)
     edited: dict[str, str | None] = {}
     if card.mail_edit:
@@ -123,7 +115,7 @@ def invoice_send(request: HttpRequest, invoice_id: int) -> HttpResponse:
 @require_POST
 def invoices_mass_mail(request: HttpRequest) -> HttpResponse:
     """Start one job of the selected invoices; with "Mail edit" Yes, edit the templates first."""
-    card = _card(request)
+    card = request_card_get(request)
     try:
         ids = sorted({int(value) for value in request.POST.getlist(SELECTED)})
     except ValueError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods
@@ -14,22 +14,14 @@ from letters.forms import LetterForm
 from letters.mailing import KIND, PLACEHOLDERS, letters_mass_mail_start
 from massmail.conf import MassMailRefusedError
 from massmail.models import MassMailJob
-from users.models import UserCard
-
-
-def _card(request: HttpRequest) -> UserCard:
-    """Return the signed-in user's own card; no card id ever comes from the request."""
-    card: UserCard | None = getattr(request.user, "card", None)
-    if card is None:
-        raise Http404(gettext("You have no user card yet; ask an administrator to create one."))
-    return card
+from users.pages import request_card_get
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def letter_page(request: HttpRequest) -> HttpResponse:
     """List the user's customers and earlier letters; POST mails the letter to every customer."""
-    card = _card(request)
+    card = request_card_get(request)
     form = LetterForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
